@@ -1,0 +1,51 @@
+"""Command-line tasks: create a token, train the bot, check the content.
+
+    python -m api.cli token --role staff [--label "helpline desk 3"]
+    python -m api.cli train-bot
+"""
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+
+from api.settings import get_settings
+from api.store import ROLES, Store
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    store = Store(settings.database_url)
+    token = secrets.token_urlsafe(32)
+    store.add_token(token, args.role, args.label or "")
+    store.close()
+    print(f"A {args.role} token (shown once; only its hash is stored in {settings.database_url}):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_train(_args: argparse.Namespace) -> int:
+    from api.rasa_runtime import train
+
+    settings = get_settings()
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    print(train(settings.bot_model_dir, settings.log_dir / "rasa-train.log"))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("token", help="create a token for a role and print it once")
+    t.add_argument("--role", required=True, choices=ROLES)
+    t.add_argument("--label", default="", help="who or what the token is for")
+    t.set_defaults(func=cmd_token)
+    b = sub.add_parser("train-bot", help="train the Rasa model if the bot's data changed")
+    b.set_defaults(func=cmd_train)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The FastAPI application: builds the runtime in the lifespan and mounts the routers."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from rasa_sdk.executor import ActionExecutor
+
+from api import errors
+from api.routes import actions, chat, health, pages, qa, search
+from api.routes.pages import STATIC
+from api.runtime import build_runtime
+from api.settings import Settings, get_settings
+from bot.actions.answer import register
+
+log = logging.getLogger("faqbot")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        s = settings or get_settings()
+        runtime = await asyncio.to_thread(build_runtime, s)
+        executor = ActionExecutor()
+        register(executor, runtime.answerer)
+        app.state.runtime = runtime
+        app.state.executor = executor
+        runtime.rasa.start()
+        try:
+            yield
+        finally:
+            await runtime.rasa.stop()
+            runtime.store.close()
+
+    app = FastAPI(title="MS CCSVI FAQ chatbot", version="0.1.0", lifespan=lifespan,
+                  description="Answers questions about CCSVI and the liberation procedure, with sources.")
+    errors.install(app)
+    for module in (chat, search, qa, health, actions, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

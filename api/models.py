@@ -1,0 +1,91 @@
+"""Request and response shapes of the HTTP interface (../shared/api-contract.md)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+from knowledge.schema import Evidence
+
+ReplyKind = Literal["answer", "clarify", "fallback", "safety", "handoff", "smalltalk"]
+MAX_MESSAGE = 1000
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message: StrictStr = Field(description="1 to 1000 characters after trimming whitespace")
+    session_id: StrictStr | None = Field(default=None, max_length=200)
+
+    @field_validator("message")
+    @classmethod
+    def _trimmed(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("message must not be empty")
+        if len(v) > MAX_MESSAGE:
+            raise ValueError(f"message must be at most {MAX_MESSAGE} characters")
+        return v
+
+
+class Citation(BaseModel):
+    title: str
+    publisher: str
+    published: str
+    url: str | None = None
+    passage: str | None = None
+    historical: bool = Field(False, description="older than the configured age: shown as historical")
+
+
+class AnswerPayload(BaseModel):
+    id: str
+    question: str
+    text: str = Field(description="the answer alone, without caveats and sources")
+    score: float
+    evidence: Evidence
+    caveats: list[str]
+    reviewed_on: str | None = None
+    review_due: str | None = None
+    review_overdue: bool = False
+    citations: list[Citation]
+
+
+class Option(BaseModel):
+    title: str
+    payload: str
+
+
+class Reply(BaseModel):
+    kind: ReplyKind
+    text: str
+    answer: AnswerPayload | None = None
+    options: list[Option] = Field(default_factory=list)
+
+
+class ChatResponse(BaseModel):
+    session_id: str
+    replies: list[Reply]
+    degraded: bool = Field(False, description="true when the conversation engine was unavailable")
+    notice: str | None = None
+
+
+class SearchResult(BaseModel):
+    id: str
+    kind: Literal["qa", "passage"]
+    title: str
+    text: str
+    score: float
+    evidence: Evidence | None = None
+    caveats: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    status: str | None = None
+    review_due: str | None = None
+    review_overdue: bool = False
+    matched_field: str | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    took_ms: float
+    results: list[SearchResult]

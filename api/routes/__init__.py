@@ -1,0 +1,1 @@
+"""Routers by audience: visitors (chat, pages), staff (search), editors (qa), Rasa (actions), health."""

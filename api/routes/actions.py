@@ -1,0 +1,37 @@
+"""Rasa's action endpoint, inside the API's process: runs the custom actions with rasa-sdk's executor.
+
+Only the Rasa server this API started knows the token; anyone else gets 401.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
+
+from api.deps import RuntimeDep
+from api.errors import Unauthorized
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger("faqbot.actions")
+
+
+@router.post("/internal/actions")
+async def run_action(request: Request, runtime: RuntimeDep):
+    expected = f"Bearer {runtime.rasa.action_token}"
+    if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
+        raise Unauthorized("not for you")
+    call = await request.json()
+    executor = request.app.state.executor
+    try:
+        result = await executor.run(call)
+    except ActionExecutionRejection as exc:
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=400)
+    except ActionNotFoundException as exc:
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=404)
+    except ActionMissingDomainException as exc:
+        # Rasa answers 449 by sending the call again with its domain.
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=449)
+    return JSONResponse(result.model_dump() if result else None)

@@ -1,0 +1,49 @@
+"""Visitors: POST /api/chat. Through Rasa when it is up, from the retriever directly when it is not."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request
+
+from api.deps import RuntimeDep
+from api.errors import TooManyRequests
+from api.models import ChatRequest, ChatResponse, Reply
+from api.rasa_runtime import BotUnavailable
+
+router = APIRouter(tags=["visitors"])
+log = logging.getLogger("faqbot.chat")
+
+DEGRADED_NOTICE = ("The conversation features are unavailable at the moment, so I answered from the "
+                   "knowledge base directly; follow-up questions and small talk may not work.")
+
+
+def replies_from_rasa(messages: list[dict]) -> list[Reply]:
+    replies = []
+    for m in messages:
+        custom = m.get("custom")
+        if isinstance(custom, dict) and custom.get("kind"):
+            replies.append(Reply.model_validate(custom))
+        elif isinstance(m.get("text"), str) and m["text"].strip():
+            options = [{"title": b.get("title", ""), "payload": b.get("payload", "")} for b in m.get("buttons") or []]
+            replies.append(Reply(kind="smalltalk", text=m["text"], options=options))
+    return replies
+
+
+@router.post("/api/chat", response_model=ChatResponse, response_model_exclude_none=False)
+async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> ChatResponse:
+    client = request.client.host if request.client else "unknown"
+    wait = runtime.limiter.check(client) if runtime.limiter else 0
+    if wait:
+        raise TooManyRequests("Too many messages: please wait a moment and try again.",
+                              headers={"Retry-After": str(int(wait + 0.999))})
+    session_id, _new = runtime.sessions.resolve(body.session_id)
+    try:
+        replies = replies_from_rasa(await runtime.rasa.send(session_id, body.message))
+        if replies:
+            return ChatResponse(session_id=session_id, replies=replies)
+        log.warning("Rasa sent nothing a visitor can read; answering directly")
+    except BotUnavailable as exc:
+        log.info("answering directly: Rasa unavailable (%s)", exc)
+    replies = await asyncio.to_thread(runtime.answerer.reply_to, body.message)
+    return ChatResponse(session_id=session_id, replies=replies, degraded=True, notice=DEGRADED_NOTICE)

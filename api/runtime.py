@@ -1,0 +1,109 @@
+"""What the service loads once at start-up and shares: store, encoder, retriever, Rasa, sessions.
+
+Built in FastAPI's lifespan, never at import time.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from api.answering import Answerer
+from api.rasa_runtime import RasaRuntime
+from api.settings import Settings
+from api.store import Store
+from embeddings.encoder import SentenceEncoder
+from embeddings.retriever import Retriever, Thresholds
+from knowledge.loader import load_pairs
+from knowledge.passages import Passage, load_passages
+
+log = logging.getLogger("faqbot")
+
+
+class Sessions:
+    """Session ids the service issued. Random and unguessable; an unknown id gets a new one."""
+
+    def __init__(self, limit: int = 50_000, idle_seconds: float = 6 * 3600):
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._limit = limit
+        self._idle = idle_seconds
+        self._lock = threading.Lock()
+
+    def resolve(self, session_id: str | None) -> tuple[str, bool]:
+        """(session id to use, whether it is new)."""
+        now = time.monotonic()
+        with self._lock:
+            if session_id and session_id in self._seen and now - self._seen[session_id] < self._idle:
+                self._seen[session_id] = now
+                self._seen.move_to_end(session_id)
+                return session_id, False
+            sid = secrets.token_urlsafe(18)
+            self._seen[sid] = now
+            while len(self._seen) > self._limit:
+                self._seen.popitem(last=False)
+            return sid, True
+
+
+class RateLimiter:
+    """A sliding one-minute window per client."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, client: str) -> float:
+        """0 when allowed, else the seconds to wait."""
+        if not self.per_minute:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            q = self._hits.setdefault(client, deque())
+            while q and now - q[0] >= 60:
+                q.popleft()
+            if len(q) >= self.per_minute:
+                return max(1.0, 60 - (now - q[0]))
+            q.append(now)
+            if len(self._hits) > 100_000:
+                self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < 60}
+            return 0.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    encoder: SentenceEncoder
+    retriever: Retriever
+    answerer: Answerer
+    rasa: RasaRuntime
+    passages: list[Passage]
+    sessions: Sessions = field(default_factory=Sessions)
+    limiter: RateLimiter | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def reindex(self) -> bool:
+        """Serve what the store holds now; the old index serves until the new one is ready."""
+        return self.retriever.load(self.store.published_pairs(), self.passages)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_url)
+    report = store.seed(load_pairs())
+    log.info("store: %d created, %d updated from knowledge/, %d editor changes kept", report.created,
+             report.updated, report.kept_editor_changes)
+    encoder = SentenceEncoder(settings.encoder.model_path or None, backend=settings.encoder.backend,
+                              cache_dir=settings.data_dir / "encoder", cache_size=settings.encoder.cache_size)
+    r = settings.retrieval
+    retriever = Retriever(encoder, settings.data_dir / "index",
+                          Thresholds(r.answer_threshold, r.clarify_threshold, r.clarify_margin, r.clarify_options))
+    runtime = Runtime(settings=settings, store=store, encoder=encoder, retriever=retriever,
+                      answerer=Answerer(retriever, settings), rasa=RasaRuntime(settings), passages=load_passages(),
+                      limiter=RateLimiter(settings.chat.rate_limit_per_minute))
+    built = runtime.reindex()
+    log.info("index: %d vectors, %s", len(retriever.snapshot.index), "built" if built else "reused")
+    return runtime

@@ -1,0 +1,124 @@
+"""One typed settings object built from config.yml plus FAQBOT_* environment variables.
+
+Environment variables win over the file; the file documents every key.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("FAQBOT_CONFIG") or REPO_ROOT / "config.yml")
+
+
+class EncoderSettings(BaseModel):
+    model_path: str = ""
+    backend: str = Field("onnx", pattern="^(onnx|torch)$")
+    cache_size: int = Field(2048, ge=0)
+
+
+class RetrievalSettings(BaseModel):
+    answer_threshold: float = Field(0.62, ge=0, le=1)
+    clarify_threshold: float = Field(0.45, ge=0, le=1)
+    clarify_margin: float = Field(0.03, ge=0, le=1)
+    clarify_options: int = Field(3, ge=2, le=5)
+    historical_after_years: int = Field(5, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "RetrievalSettings":
+        if self.clarify_threshold > self.answer_threshold:
+            raise ValueError("retrieval.clarify_threshold must not exceed retrieval.answer_threshold")
+        return self
+
+
+class BotSettings(BaseModel):
+    enabled: bool = True
+    model_dir: str = ""
+    timeout_seconds: float = Field(10, gt=0)
+
+
+class ChatSettings(BaseModel):
+    rate_limit_per_minute: int = Field(60, ge=0)
+
+
+class HelplineSettings(BaseModel):
+    name: str = "MS Society helpline"
+    phone: str = "0808 800 8000"
+    hours: str = ""
+    url: str = "https://www.mssociety.org.uk/support-and-community/ms-helpline"
+
+    @field_validator("name", "phone")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        # A visitor must never see an empty or placeholder contact.
+        if not v.strip():
+            raise ValueError("the helpline needs a name and a phone number")
+        return v.strip()
+
+
+class EmergencySettings(BaseModel):
+    emergency_number: str = "999 (or 112)"
+    urgent_number: str = "NHS 111"
+    crisis_line: str = "Samaritans, 116 123 (free, any time)"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FAQBOT_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    rasa_port: int = Field(5005, ge=1, le=65535)
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    encoder: EncoderSettings = EncoderSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    bot: BotSettings = BotSettings()
+    chat: ChatSettings = ChatSettings()
+    helpline: HelplineSettings = HelplineSettings()
+    emergency: EmergencySettings = EmergencySettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_path()
+        if path.exists():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> "Settings":
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'faqbot.db'}"
+        return self
+
+    @property
+    def bot_model_dir(self) -> Path:
+        return Path(self.bot.model_dir).expanduser().resolve() if self.bot.model_dir else self.data_dir / "bot-models"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def public_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The Rasa project: domain, NLU data, rules and stories, and the custom actions."""

@@ -1,0 +1,63 @@
+"""The custom actions: answer a question from the retriever, and hand off to the helpline."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from api.answering import NONE_INTENT, Answerer
+
+# An out_of_scope intent this sure is declined unless the retriever is confident on its own.
+OUT_OF_SCOPE_CONFIDENCE = 0.6
+
+
+def send(dispatcher: CollectingDispatcher, replies) -> None:
+    for reply in replies:
+        dispatcher.utter_message(json_message=reply.model_dump(mode="json"))
+
+
+class ActionAnswerQuestion(Action):
+    def __init__(self, answerer: Answerer):
+        self.answerer = answerer
+
+    def name(self) -> str:
+        return "action_answer_question"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        message = tracker.latest_message or {}
+        text = message.get("text") or ""
+        intent = (message.get("intent") or {}).get("name")
+        confidence = (message.get("intent") or {}).get("confidence") or 0.0
+        if intent == NONE_INTENT:
+            replies = [self.answerer.fallback()]
+        else:
+            pair_id = next((e.get("value") for e in message.get("entities", []) if e.get("entity") == "pair_id"), None)
+            replies = self.answerer.reply_to(text, pair_id=pair_id)
+            if (intent == "out_of_scope" and confidence >= OUT_OF_SCOPE_CONFIDENCE
+                    and replies and replies[0].kind != "answer"):
+                replies = [self.answerer.fallback()]
+        send(dispatcher, replies)
+        answered = next((r.answer.id for r in replies if r.answer), None)
+        events: list[dict] = [SlotSet("pair_id", None)]
+        if answered:
+            events.append(SlotSet("last_pair", answered))
+        return events
+
+
+class ActionHandoff(Action):
+    def __init__(self, answerer: Answerer):
+        self.answerer = answerer
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        send(dispatcher, [self.answerer.handoff()])
+        return []
+
+
+def register(executor, answerer: Answerer) -> None:
+    for action in (ActionAnswerQuestion(answerer), ActionHandoff(answerer)):
+        executor.register_action(action)
