@@ -97,7 +97,7 @@ def build_runtime(settings: Settings) -> Runtime:
     log.info("store: %d created, %d updated from knowledge/, %d editor changes kept", report.created,
              report.updated, report.kept_editor_changes)
     encoder = SentenceEncoder(settings.encoder.model_path or None, backend=settings.encoder.backend,
-                              cache_dir=settings.data_dir / "encoder", cache_size=settings.encoder.cache_size)
+                              cache_dir=settings.encoder_cache_dir, cache_size=settings.encoder.cache_size)
     r = settings.retrieval
     retriever = Retriever(encoder, settings.data_dir / "index",
                           Thresholds(r.answer_threshold, r.clarify_threshold, r.clarify_margin, r.clarify_options))

@@ -23,6 +23,8 @@ class EncoderSettings(BaseModel):
     model_path: str = ""
     backend: str = Field("onnx", pattern="^(onnx|torch)$")
     cache_size: int = Field(2048, ge=0)
+    # Where the ONNX export is kept. Empty: <data_dir>/encoder.
+    cache_dir: str = ""
 
 
 class RetrievalSettings(BaseModel):
@@ -110,6 +112,10 @@ class Settings(BaseSettings):
     @property
     def bot_model_dir(self) -> Path:
         return Path(self.bot.model_dir).expanduser().resolve() if self.bot.model_dir else self.data_dir / "bot-models"
+
+    @property
+    def encoder_cache_dir(self) -> Path:
+        return Path(self.encoder.cache_dir).expanduser().resolve() if self.encoder.cache_dir else self.data_dir / "encoder"
 
     @property
     def log_dir(self) -> Path:

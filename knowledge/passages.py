@@ -27,7 +27,8 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)]*$")
 MIN_PROSE_WORDS = 8
 LONG_LINE_WORDS = 15
 SHORT_PASSAGE_WORDS = 25
-NEAR_DUPLICATE_JACCARD = 0.9
+# A passage whose words are this much contained in an earlier one adds nothing.
+NEAR_DUPLICATE_CONTAINMENT = 0.9
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def chunk(paragraphs: list[str]) -> list[str]:
     kept: list[str] = []
     for c in chunks:
         tc = _tokens(c)
-        if any(len(tc & _tokens(k)) / max(1, len(tc | _tokens(k))) >= NEAR_DUPLICATE_JACCARD for k in kept):
+        if any(len(tc & _tokens(k)) / max(1, len(tc)) >= NEAR_DUPLICATE_CONTAINMENT for k in kept):
             continue
         kept.append(c)
     return kept

@@ -1,0 +1,36 @@
+# The README's two commands are `make run` and `make test`. `make help` lists every target.
+SHELL := /bin/bash
+PY := .venv/bin/python
+ROLE ?= staff
+
+.PHONY: help setup run test test-fast token train bench validate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## install both virtual environments (quick when nothing changed)
+	@scripts/setup.sh
+
+run: setup ## install everything and start the chatbot at http://127.0.0.1:8000
+	@$(PY) -m api
+
+test: ## install what the tests need and run the whole suite (unit, integration, e2e)
+	@scripts/setup.sh --test
+	@scripts/install-chromium.sh
+	@$(PY) -m pytest
+
+test-fast: ## only the unit and integration tests (no Rasa, no browser)
+	@$(PY) -m pytest -m "unit or integration"
+
+token: ## create a token for ROLE (staff, editor or admin) and print it once: make token ROLE=editor
+	@$(PY) -m api.cli token --role $(ROLE)
+
+train: ## train the Rasa model now if the bot's data changed
+	@$(PY) -m api.cli train-bot
+
+bench: ## latency and throughput figures (prints, never asserts)
+	@scripts/setup.sh --test
+	@$(PY) -m tests.bench.run
+
+clean: ## remove what the service wrote under ./var (database, index, models, logs)
+	rm -rf var

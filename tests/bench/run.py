@@ -1,0 +1,170 @@
+"""Benchmark: latency of /api/search and /api/chat beside the bare encoder + FAISS time, chat
+throughput under 8 concurrent clients, and index build time. Prints figures; asserts nothing.
+
+    make bench            (or: .venv/bin/python -m tests.bench.run [--messages 400])
+
+Runs the real service (API + Rasa) on free ports and a temporary data directory. Questions are the
+knowledge base's own alternates (first-seen text each time, so the query cache does not flatter).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from embeddings.encoder import SentenceEncoder
+from embeddings.index import Entry, VectorIndex
+from embeddings.retriever import entries_for
+from knowledge.loader import load_pairs
+from knowledge.passages import load_passages
+from tests.conftest import TEST_CACHE, start_server
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def line(name: str, ms: list[float]) -> str:
+    return f"  {name:<34} p50 {pct(ms, 50):7.1f} ms   p95 {pct(ms, 95):7.1f} ms   (n={len(ms)})"
+
+
+def questions() -> list[str]:
+    qs = []
+    for p in load_pairs():
+        qs.extend(p.alternates)
+    seen, out = set(), []
+    for q in qs:
+        if q.lower() not in seen:
+            seen.add(q.lower())
+            out.append(q)
+    return out
+
+
+def bare(encoder: SentenceEncoder, index: VectorIndex, qs: list[str]) -> list[float]:
+    times = []
+    for q in qs:
+        t = time.perf_counter()
+        index.search(encoder.encode([q]), 64)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def timed_requests(client: httpx.Client, method: str, url: str, payloads: list[dict], **kw) -> list[float]:
+    times = []
+    for p in payloads:
+        t = time.perf_counter()
+        r = client.request(method, url, **({"params": p} if method == "GET" else {"json": p}), **kw)
+        times.append((time.perf_counter() - t) * 1000)
+        r.raise_for_status()
+    return times
+
+
+def throughput(base: str, qs: list[str], clients: int, total: int) -> tuple[float, list[float], int]:
+    per = total // clients
+    lat: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        nonlocal errors
+        sid = None
+        with httpx.Client(base_url=base, timeout=60) as c:
+            for i in range(per):
+                q = qs[(n * per + i) % len(qs)]
+                t = time.perf_counter()
+                r = c.post("/api/chat", json={"message": q, "session_id": sid})
+                dt = (time.perf_counter() - t) * 1000
+                with lock:
+                    lat.append(dt)
+                    if r.status_code != 200 or r.json().get("degraded"):
+                        errors += 1
+                if r.status_code == 200:
+                    sid = r.json()["session_id"]
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return per * clients / (time.perf_counter() - start), lat, errors
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", type=int, default=150)
+    ap.add_argument("--messages", type=int, default=400, help="messages in the throughput run")
+    ap.add_argument("--clients", type=int, default=8)
+    args = ap.parse_args()
+
+    qs = questions()
+    n = min(args.questions, len(qs) // 3)
+    search_qs, chat_qs, bare_qs = qs[:n], qs[n:2 * n], qs[2 * n:3 * n]
+    pairs, passages = load_pairs(), load_passages()
+    results: dict = {}
+
+    encoder = SentenceEncoder(backend="onnx", cache_dir=TEST_CACHE / "encoder", cache_size=0)
+    entries = entries_for([p for p in pairs if p.status == "published"], passages)
+    t = time.perf_counter()
+    index = VectorIndex.build(entries, encoder)
+    results["index_build_s"] = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        index.save(Path(d))
+        results["index_save_s"] = time.perf_counter() - t
+    synthetic = [Entry(f"s{i}", "qa", "question", f"synthetic question number {i} about veins") for i in range(1000)]
+    t = time.perf_counter()
+    VectorIndex.build(synthetic, encoder)
+    results["index_build_1000_s"] = time.perf_counter() - t
+    bare(encoder, index, qs[:10])  # warm-up
+    bare_ms = bare(encoder, index, bare_qs + search_qs)
+
+    with tempfile.TemporaryDirectory() as d:
+        server = start_server(Path(d) / "data", wait_for_bot=True)
+        try:
+            token = server.token("staff")
+            with httpx.Client(base_url=server.base_url, timeout=60) as c:
+                h = {"Authorization": f"Bearer {token}"}
+                timed_requests(c, "GET", "/api/search", [{"q": "warm up", "k": 5}], headers=h)
+                timed_requests(c, "POST", "/api/chat", [{"message": "warm up question"}])
+                search_ms = timed_requests(c, "GET", "/api/search", [{"q": q, "k": 5} for q in search_qs], headers=h)
+                chat_ms = timed_requests(c, "POST", "/api/chat", [{"message": q} for q in chat_qs])
+                took = []
+                for q in bare_qs:
+                    took.append(c.get("/api/search", params={"q": q + " ?", "k": 5}, headers=h).json()["took_ms"])
+            rate, lat, errors = throughput(server.base_url, qs, args.clients, args.messages)
+        finally:
+            server.stop()
+
+    print("\nBenchmark (2-core CPU; real API + Rasa on loopback)")
+    print(f"  knowledge: {len(pairs)} pairs, {len(passages)} passages, {len(entries)} vectors")
+    print(f"  index build (shipped content)      {results['index_build_s']:.2f} s   save {results['index_save_s'] * 1000:.0f} ms")
+    print(f"  index build (1,000 synthetic)      {results['index_build_1000_s']:.2f} s")
+    print(line("bare encoder + FAISS", bare_ms))
+    print(line("/api/search (HTTP round trip)", search_ms))
+    print(line("/api/search took_ms (in service)", took))
+    print(line("/api/chat via Rasa (sequential)", chat_ms))
+    ratio = pct(search_ms, 50) / pct(bare_ms, 50)
+    print(f"  /api/search p50 / bare p50         {ratio:.2f}x")
+    print(f"  chat, {args.clients} concurrent clients       {rate:.1f} messages/s   p50 {pct(lat, 50):.0f} ms"
+          f"   p95 {pct(lat, 95):.0f} ms   errors or degraded: {errors}/{len(lat)}")
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    summary = {**results, "bare_p50_ms": pct(bare_ms, 50), "bare_p95_ms": pct(bare_ms, 95),
+               "search_p50_ms": pct(search_ms, 50), "search_p95_ms": pct(search_ms, 95),
+               "search_took_p50_ms": pct(took, 50), "search_took_p95_ms": pct(took, 95),
+               "chat_p50_ms": pct(chat_ms, 50), "chat_p95_ms": pct(chat_ms, 95),
+               "throughput_msgs_per_s": rate, "throughput_p95_ms": pct(lat, 95), "throughput_errors": errors,
+               "mean_chat_ms": statistics.mean(chat_ms)}
+    (out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
