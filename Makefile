@@ -32,5 +32,9 @@ bench: ## latency and throughput figures (prints, never asserts)
 	@scripts/setup.sh --test
 	@$(PY) -m tests.bench.run
 
+validate: ## check the Q&A files: schema, duplicate ids, near-duplicates, review dates, reading age
+	@scripts/setup.sh
+	@$(PY) -m knowledge.validate
+
 clean: ## remove what the service wrote under ./var (database, index, models, logs)
 	rm -rf var

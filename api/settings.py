@@ -41,6 +41,13 @@ class RetrievalSettings(BaseModel):
         return self
 
 
+class ValidationSettings(BaseModel):
+    # Two pairs whose questions or alternates are this similar (cosine) would fight in retrieval.
+    near_duplicate_threshold: float = Field(0.95, gt=0, le=1)
+    # Reading age = Flesch-Kincaid grade + 5; answers above this are reported as hard to read.
+    max_reading_age: float = Field(12, gt=0)
+
+
 class BotSettings(BaseModel):
     enabled: bool = True
     model_dir: str = ""
@@ -83,6 +90,7 @@ class Settings(BaseSettings):
     encoder: EncoderSettings = EncoderSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     bot: BotSettings = BotSettings()
+    validation: ValidationSettings = ValidationSettings()
     chat: ChatSettings = ChatSettings()
     helpline: HelplineSettings = HelplineSettings()
     emergency: EmergencySettings = EmergencySettings()

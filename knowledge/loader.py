@@ -42,7 +42,12 @@ def validation_problems(exc: ValidationError, file: str, pair: str) -> list[Prob
 
 def load_pairs(qa_dir: Path = QA_DIR) -> list[QAPair]:
     """All pairs of all files; raises ContentError listing every problem found."""
-    pairs: list[QAPair] = []
+    return [pair for _file, pair in load_pair_files(qa_dir)]
+
+
+def load_pair_files(qa_dir: Path = QA_DIR) -> list[tuple[str, QAPair]]:
+    """(file name, pair) for every pair; raises ContentError listing every problem found."""
+    pairs: list[tuple[str, QAPair]] = []
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     files = sorted(qa_dir.glob("*.yml")) + sorted(qa_dir.glob("*.yaml"))
@@ -67,7 +72,7 @@ def load_pairs(qa_dir: Path = QA_DIR) -> list[QAPair]:
                 problems.append(Problem(name, pair.id, "id", f"duplicate id, also in {seen[pair.id]}"))
                 continue
             seen[pair.id] = name
-            pairs.append(pair)
+            pairs.append((name, pair))
     if problems:
         raise ContentError(problems)
     return pairs

@@ -12,7 +12,8 @@ router = APIRouter(include_in_schema=False)
 SECURITY_HEADERS = {
     # Nothing on the page is inline or from elsewhere; text the page shows can never run as script.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+                               "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'; "
+                               "require-trusted-types-for 'script'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }

@@ -162,6 +162,12 @@
 
   function renderAnswer(body, reply) {
     var a = reply.answer;
+    if (a.question) {
+      // Which question in the knowledge base this answers, so a visitor can tell if it was the wrong one.
+      var q = el("p", "answer__question", "Answering: ");
+      q.appendChild(el("strong", null, a.question));
+      body.appendChild(q);
+    }
     paragraphs(body, a.text || reply.text, false);
 
     if (a.review_overdue) {

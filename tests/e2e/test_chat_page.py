@@ -216,6 +216,8 @@ def test_conversation_has_no_console_errors_or_csp_violations(chat, live_server,
     headers = httpx.get(live_server.base_url + "/", timeout=10).headers
     assert "script-src 'self'" in headers["content-security-policy"]
 
+    sent = []
+    chat.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/chat") else None)
     ask(chat, "hello")
     ask(chat, "is the liberation procedure proven?")
     reply = ask(chat, vague_message[0])
@@ -227,8 +229,13 @@ def test_conversation_has_no_console_errors_or_csp_violations(chat, live_server,
     assert chat.problems.page_errors == []
     assert chat.problems.console_errors == []
     assert chat.evaluate("window.__cspViolations") == []
-    # The page kept one session: the service saw the same id on every turn.
     assert chat.locator("#error").inner_text() == ""
+
+    # One conversation: no id on the first turn, then the id the service issued on every later turn.
+    assert len(sent) == 5
+    assert sent[0].get("session_id") is None
+    ids = {body["session_id"] for body in sent[1:]}
+    assert len(ids) == 1 and all(ids), ids
 
 
 # --- errors a visitor can meet -----------------------------------------------------------------
