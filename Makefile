@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 ROLE ?= staff
 
-.PHONY: help setup run test test-fast token train bench validate clean
+.PHONY: help setup run test test-fast token train bench eval validate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ train: ## train the Rasa model now if the bot's data changed
 bench: ## latency and throughput figures (prints, never asserts)
 	@scripts/setup.sh --test
 	@$(PY) -m tests.bench.run
+
+eval: ## retrieval, out-of-scope and safety figures through the service (prints, never asserts)
+	@scripts/setup.sh --test
+	@$(PY) -m tests.eval.run
 
 validate: ## check the Q&A files: schema, duplicate ids, near-duplicates, review dates, reading age
 	@scripts/setup.sh

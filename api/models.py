@@ -83,9 +83,20 @@ class SearchResult(BaseModel):
     review_due: str | None = None
     review_overdue: bool = False
     matched_field: str | None = None
+    dense: float | None = None
+    lexical: float | None = None
+
+
+class SearchDecision(BaseModel):
+    """What the chat would do with this question (answer, clarify or fallback), for staff to see."""
+
+    kind: Literal["answer", "clarify", "fallback"]
+    ids: list[str] = Field(default_factory=list)
 
 
 class SearchResponse(BaseModel):
     query: str
     took_ms: float
+    mode: str = "hybrid"
     results: list[SearchResult]
+    decision: SearchDecision | None = None

@@ -28,11 +28,18 @@ class EncoderSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    answer_threshold: float = Field(0.62, ge=0, le=1)
-    clarify_threshold: float = Field(0.45, ge=0, le=1)
-    clarify_margin: float = Field(0.03, ge=0, le=1)
+    answer_threshold: float = Field(0.6, ge=0, le=1)
+    clarify_threshold: float = Field(0.3, ge=0, le=1)
+    clarify_margin: float = Field(0.02, ge=0, le=1)
     clarify_options: int = Field(3, ge=2, le=5)
     historical_after_years: int = Field(5, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
+    lexical_saturation: float = Field(2.0, gt=0)
+    lexical_per_term: bool = True
+    answer_weight: float = Field(0.0, ge=0)
+    split_sentences: bool = False
+    calibration_a: float = 8.014
+    calibration_b: float = -6.689
 
     @model_validator(mode="after")
     def _ordered(self) -> "RetrievalSettings":

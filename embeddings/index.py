@@ -69,9 +69,28 @@ class VectorIndex:
     def __len__(self) -> int:
         return self.index.ntotal
 
+    def vectors(self) -> np.ndarray:
+        """Every stored vector, in id order."""
+        if not len(self):
+            return np.zeros((0, self.dimension), np.float32)
+        return faiss.downcast_index(self.index.index).reconstruct_n(0, self.index.ntotal)
+
     @classmethod
-    def build(cls, entries: list[Entry], encoder: Encoder) -> "VectorIndex":
-        vectors = encoder.encode([e.text for e in entries]) if entries else np.zeros((0, encoder.dimension), np.float32)
+    def build(cls, entries: list[Entry], encoder: Encoder, previous: "VectorIndex | None" = None) -> "VectorIndex":
+        """Embed the entries; texts the previous index (same encoder) already holds are not encoded again."""
+        vectors = np.zeros((len(entries), encoder.dimension), np.float32)
+        todo = list(range(len(entries)))
+        if previous is not None and previous.model_id == encoder.model_id and len(previous):
+            known = {e.text: i for i, e in enumerate(previous.entries)}
+            old = previous.vectors()
+            todo = []
+            for i, e in enumerate(entries):
+                if e.text in known:
+                    vectors[i] = old[known[e.text]]
+                else:
+                    todo.append(i)
+        if todo:
+            vectors[todo] = encoder.encode([entries[i].text for i in todo])
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(encoder.dimension))
         if len(entries):
             index.add_with_ids(vectors, np.arange(len(entries), dtype=np.int64))
@@ -169,11 +188,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def load_or_build(root: Path, entries: list[Entry], encoder: Encoder) -> tuple[VectorIndex, bool]:
+def load_or_build(root: Path, entries: list[Entry], encoder: Encoder,
+                  previous: VectorIndex | None = None) -> tuple[VectorIndex, bool]:
     """The saved index when it matches, else a new one, saved. Returns (index, built)."""
     try:
         return VectorIndex.load(root, entries, encoder.model_id), False
     except IndexMismatch:
-        index = VectorIndex.build(entries, encoder)
+        index = VectorIndex.build(entries, encoder, previous)
         index.save(root)
         return index, True

@@ -1,11 +1,26 @@
 """The retriever: one place where a query becomes ranked hits with a confidence, and a decision.
 
-The bot's custom action, the direct chat path and the staff search all call this module, with
-the same thresholds from config.yml. A hit on any field of a pair (its question, an alternate or
-its answer) counts for the pair; the pair's score is its best field's cosine similarity.
+The bot's custom action, the direct chat path and the staff search all call this module, with the
+same settings from config.yml.
+
+How an item (a Q&A pair or an article passage) is scored for a query:
+- dense: cosine similarity (FAISS, inner product on normalised vectors) of the query with each of
+  the item's texts: the best of a pair's question and alternates (or the passage), plus
+  answer_weight times the similarity with the pair's answer. A long query is also split into
+  sentences and the best sentence counts too, because a visitor's question often sits inside a
+  paragraph of context.
+- lexical: BM25 over the item's whole text, squashed onto 0..1 by s / (s + lexical_saturation),
+  a fixed scale (not relative to the query's best hit), so a query that shares one rare word with
+  the knowledge base does not look like a perfect lexical match.
+- fused: dense + lexical_weight * lexical. The weights were chosen on the dev split of
+  tests/eval (see `make eval`), never on the held-out part.
+- confidence: Platt scaling of the fused score of the top item, sigmoid(a * fused + b), fitted on
+  the dev split so that it estimates the chance that the top item answers the question.
 """
 from __future__ import annotations
 
+import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,16 +30,38 @@ import numpy as np
 
 from embeddings.encoder import SentenceEncoder
 from embeddings.index import Entry, VectorIndex, load_or_build
+from embeddings.lexical import LexicalIndex
 from knowledge.passages import Passage
 from knowledge.schema import QAPair
+
+MODES = ("hybrid", "dense", "bm25")
+# Up to this many vectors every query is compared with every vector (a few milliseconds).
+EXHAUSTIVE_ROWS = 20_000
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    answer: float = 0.62
-    clarify: float = 0.45
-    margin: float = 0.03
+    answer: float = 0.6
+    clarify: float = 0.3
+    margin: float = 0.02
     options: int = 3
+
+
+@dataclass(frozen=True)
+class Scoring:
+    lexical_weight: float = 1.0
+    lexical_saturation: float = 2.0
+    answer_weight: float = 0.0
+    lexical_per_term: bool = True
+    split_sentences: bool = False
+    min_sentence_words: int = 3
+    calibration_a: float = 8.014
+    calibration_b: float = -6.689
+
+    def confidence(self, fused: float) -> float:
+        z = self.calibration_a * fused + self.calibration_b
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 @dataclass(frozen=True)
@@ -32,9 +69,12 @@ class Hit:
     key: str
     kind: str  # "qa" or "passage"
     score: float  # confidence in [0, 1]
-    field: str  # the field that matched best
+    field: str  # the field whose text matched best ("lexical" when only BM25 found it)
     pair: QAPair | None = None
     passage: Passage | None = None
+    dense: float = 0.0
+    lexical: float = 0.0
+    fused: float = 0.0
 
     @property
     def title(self) -> str:
@@ -67,41 +107,63 @@ def entries_for(pairs: list[QAPair], passages: list[Passage]) -> list[Entry]:
     return entries
 
 
+def sentences(query: str, min_words: int) -> list[str]:
+    parts = [p.strip() for p in _SENTENCE.split(query) if p and len(p.split()) >= min_words]
+    return parts if len(parts) > 1 else []
+
+
 class Snapshot:
-    """An immutable view of what is served: the index and the items its entries point to."""
+    """An immutable view of what is served: the index, the items, and their lexical index."""
 
     def __init__(self, index: VectorIndex, pairs: dict[str, QAPair], passages: dict[str, Passage]):
         self.index = index
         self.pairs = pairs
         self.passages = passages
         entries = index.entries
-        self._keys = np.array([e.key for e in entries], dtype=object)
-        self._tag_ids: dict[str, np.ndarray] = {}
-        self._kind_ids: dict[str, np.ndarray] = {
-            kind: np.array([i for i, e in enumerate(entries) if e.kind == kind], dtype=np.int64) for kind in ("qa", "passage")
+        self.keys: list[str] = list(dict.fromkeys(e.key for e in entries))
+        position = {k: i for i, k in enumerate(self.keys)}
+        self.item_of_row = np.array([position[e.key] for e in entries], dtype=np.int64)
+        self.is_answer_row = np.array([e.field == "answer" for e in entries], dtype=bool)
+        self.kind_of_item = np.array(["qa" if k in pairs else "passage" for k in self.keys], dtype=object)
+        docs = []
+        for k in self.keys:
+            if k in pairs:
+                p = pairs[k]
+                docs.append(" ".join([p.question, *p.alternates, p.answer]))
+            else:
+                docs.append(passages[k].text)
+        self.lexical = LexicalIndex(self.keys, docs)
+        # Item masks for filters. "citable": pairs that cite a source, the only ones visitors are answered from.
+        self._masks: dict[str, np.ndarray] = {
+            "qa": self.kind_of_item == "qa",
+            "passage": self.kind_of_item == "passage",
+            "citable": np.array([k in pairs and pairs[k].citable for k in self.keys], dtype=bool),
         }
-        by_tag: dict[str, list[int]] = {}
-        for i, e in enumerate(entries):
-            item = pairs.get(e.key) if e.kind == "qa" else passages.get(e.key)
-            for t in (item.tags if item else ()):
-                by_tag.setdefault(t, []).append(i)
-        self._tag_ids = {t: np.array(ids, dtype=np.int64) for t, ids in by_tag.items()}
+        self._tags: dict[str, np.ndarray] = {}
+        for i, k in enumerate(self.keys):
+            item = pairs.get(k) or passages.get(k)
+            for t in item.tags:
+                self._tags.setdefault(t, np.zeros(len(self.keys), dtype=bool))[i] = True
 
-    def ids_for(self, tag: str | None, kind: str | None) -> np.ndarray | None:
+    def mask(self, tag: str | None, kind: str | None) -> np.ndarray | None:
+        """Which items may be returned (None: all)."""
         if tag is None and kind is None:
             return None
-        ids = self._tag_ids.get(tag, np.zeros(0, np.int64)) if tag is not None else None
+        m = np.ones(len(self.keys), dtype=bool)
+        if tag is not None:
+            m &= self._tags.get(tag, np.zeros(len(self.keys), dtype=bool))
         if kind is not None:
-            kind_ids = self._kind_ids.get(kind, np.zeros(0, np.int64))
-            ids = kind_ids if ids is None else np.intersect1d(ids, kind_ids)
-        return ids
+            m &= self._masks[kind]
+        return m
 
 
 class Retriever:
-    def __init__(self, encoder: SentenceEncoder, index_root: Path, thresholds: Thresholds):
+    def __init__(self, encoder: SentenceEncoder, index_root: Path, thresholds: Thresholds,
+                 scoring: Scoring | None = None):
         self.encoder = encoder
         self.index_root = index_root
         self.thresholds = thresholds
+        self.scoring = scoring or Scoring()
         self._snapshot: Snapshot | None = None
         self._swap_lock = threading.Lock()
         self.last_build_seconds: float | None = None
@@ -112,12 +174,13 @@ class Retriever:
         """Serve these published pairs and passages; reuses the saved index when it matches.
 
         Returns True when the index had to be (re)built. The old snapshot serves until the new
-        one is ready, and a failure leaves it serving.
+        one is ready, and a failure leaves it serving. Texts already embedded are not encoded again.
         """
         published = [p for p in pairs if p.status == "published"]
         with self._swap_lock:
             start = time.perf_counter()
-            index, built = load_or_build(self.index_root, entries_for(published, passages), self.encoder)
+            previous = self._snapshot.index if self._snapshot else None
+            index, built = load_or_build(self.index_root, entries_for(published, passages), self.encoder, previous)
             if built:
                 self.last_build_seconds = time.perf_counter() - start
             self._snapshot = Snapshot(index, {p.id: p for p in published}, {x.id: x for x in passages})
@@ -133,46 +196,107 @@ class Retriever:
     def ready(self) -> bool:
         return self._snapshot is not None
 
-    # --- queries --------------------------------------------------------------------------
+    # --- scoring --------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, tag: str | None = None, kind: str | None = None) -> list[Hit]:
+    def _dense(self, snap: Snapshot, query: str, mask: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dense score per item, the row of its best matching text); -1 where the item was not reached.
+
+        An item's dense score is its best question/alternate (or passage) similarity plus
+        answer_weight times its answer's similarity: the answer confirms a match on the question.
+        """
+        texts = [query] + (sentences(query, self.scoring.min_sentence_words) if self.scoring.split_sentences else [])
+        vectors = np.vstack([self.encoder.encode_query(t) for t in texts])
+        rows_allowed = None
+        if mask is not None:
+            rows_allowed = np.flatnonzero(mask[snap.item_of_row])
+            if len(rows_allowed) == 0:
+                return np.full(len(snap.keys), -1.0, np.float32), np.full(len(snap.keys), -1, np.int64)
+        # Small collections are scored exhaustively; large ones through the top rows only.
+        n = len(snap.index) if len(snap.index) <= EXHAUSTIVE_ROWS else min(n, len(snap.index))
+        scores, rows = snap.index.search(vectors, n, rows_allowed)
+        flat_rows, flat_scores = rows.ravel(), scores.ravel()
+        ok = flat_rows >= 0
+        flat_rows, flat_scores = flat_rows[ok], flat_scores[ok]
+        items = snap.item_of_row[flat_rows]
+        is_answer = snap.is_answer_row[flat_rows]
+        order = np.argsort(flat_scores)  # ascending: with repeated items, the last (highest) write wins
+        best = np.full(len(snap.keys), -1.0, np.float32)
+        best_row = np.full(len(snap.keys), -1, np.int64)
+        answer = np.zeros(len(snap.keys), np.float32)
+        q_order = order[~is_answer[order]]
+        best[items[q_order]] = flat_scores[q_order]
+        best_row[items[q_order]] = flat_rows[q_order]
+        a_order = order[is_answer[order]]
+        answer[items[a_order]] = np.maximum(flat_scores[a_order], 0)
+        # An item reached only through its answer still counts, by its answer alone.
+        only_answer = (best < -0.5) & (answer > 0)
+        best[only_answer] = 0.0
+        reached = best > -0.5
+        best[reached] += self.scoring.answer_weight * answer[reached]
+        return best, best_row
+
+    def _lexical(self, snap: Snapshot, query: str, mask: np.ndarray | None) -> np.ndarray:
+        raw = snap.lexical.scores(query, per_term=self.scoring.lexical_per_term)
+        if mask is not None:
+            raw = np.where(mask, raw, 0.0)
+        return raw / (raw + self.scoring.lexical_saturation)
+
+    def search(self, query: str, k: int = 5, tag: str | None = None, kind: str | None = None,
+               mode: str = "hybrid") -> list[Hit]:
         """The k best items for the query, best first, one hit per pair or passage."""
         if k <= 0:
             raise ValueError("k must be positive")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         snap = self.snapshot
-        ids = snap.ids_for(tag, kind)
-        if ids is not None and len(ids) == 0:
+        mask = snap.mask(tag, kind)
+        if mask is not None and not mask.any():
             return []
-        vec = self.encoder.encode_query(query)
-        # Several fields of one pair can crowd the top: fetch enough rows for k distinct items.
-        n = min(len(snap.index), max(64, k * 16))
-        scores, rows = snap.index.search(vec, n, ids)
-        best: dict[str, tuple[float, int]] = {}
-        for score, row in zip(scores[0], rows[0]):
-            if row < 0:
-                continue
-            key = snap._keys[row]
-            if key not in best or score > best[key][0]:
-                best[key] = (float(score), int(row))
-        ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)[:k]
+        n_rows = max(128, k * 32)
+        dense = np.zeros(len(snap.keys), np.float32)
+        best_row = np.full(len(snap.keys), -1, np.int64)
+        lexical = np.zeros(len(snap.keys), np.float32)
+        if mode in ("hybrid", "dense"):
+            dense, best_row = self._dense(snap, query, mask, n_rows)
+        if mode in ("hybrid", "bm25"):
+            lexical = self._lexical(snap, query, mask)
+        if mode == "dense":
+            fused = dense.copy()
+        elif mode == "bm25":
+            fused = lexical.copy()
+        else:
+            reached = dense > -1
+            # An item only BM25 found gets the lowest dense score that was reached, not -1.
+            floor = float(dense[reached].min()) if reached.any() else 0.0
+            fused = np.where(reached, dense, floor) + self.scoring.lexical_weight * lexical
+        candidates = np.flatnonzero(mask if mask is not None else np.ones(len(snap.keys), dtype=bool))
+        if mode != "bm25":
+            candidates = candidates[(dense[candidates] > -1) | (lexical[candidates] > 0)]
+        else:
+            candidates = candidates[lexical[candidates] > 0]
+        top = candidates[np.argsort(-fused[candidates], kind="stable")][:k]
         hits = []
-        for key, (score, row) in ranked:
-            entry = snap.index.entries[row]
-            conf = min(1.0, max(0.0, score))
-            if entry.kind == "qa":
-                hits.append(Hit(key, "qa", conf, entry.field, pair=snap.pairs[key]))
+        for i in top:
+            key = snap.keys[i]
+            row = best_row[i]
+            fld = snap.index.entries[row].field if row >= 0 else "lexical"
+            conf = self.scoring.confidence(float(fused[i])) if mode == "hybrid" else float(min(1.0, max(0.0, fused[i])))
+            common = dict(score=conf, field=fld, dense=float(max(dense[i], 0.0)), lexical=float(lexical[i]),
+                          fused=float(fused[i]))
+            if key in snap.pairs:
+                hits.append(Hit(key, "qa", pair=snap.pairs[key], **common))
             else:
-                hits.append(Hit(key, "passage", conf, entry.field, passage=snap.passages[key]))
+                hits.append(Hit(key, "passage", passage=snap.passages[key], **common))
         return hits
 
     def decide(self, query: str) -> Decision:
         """Answer, clarify or fall back, by the thresholds in config.yml."""
         t = self.thresholds
-        hits = self.search(query, k=max(t.options, 2), kind="qa")
+        hits = self.search(query, k=max(t.options, 2), kind="citable")
         if not hits or hits[0].score < t.clarify:
             return Decision("fallback", [])
         top = hits[0]
-        close = len(hits) > 1 and top.score - hits[1].score < t.margin
+        close = len(hits) > 1 and top.fused - hits[1].fused < t.margin
         if top.score >= t.answer and not close:
             return Decision("answer", [top])
         candidates = [h for h in hits if h.score >= t.clarify][: t.options]

@@ -1,8 +1,13 @@
 """The schema of a Q&A pair, enforced in this one place for files, import and the editors' API.
 
 Field names follow ../shared/api-contract.md. Drafts may be incomplete (an editor must be able to
-save work in progress); a pair marked `published` must be complete: sources, caveats where the
-evidence is not settled, enough alternates for retrieval to find it.
+save work in progress). A published pair whose evidence is not settled must carry caveats.
+
+Two rules are about the quality of curated content rather than the shape of a pair, so they live
+in `publication_problems`: at least one source, and at least four alternates. `make validate`
+rejects shipped content that breaks them; the API accepts such pairs (a third-party FAQ collection
+has no alternates) and reports them, and the chat never answers a visitor from a pair without a
+source: such a pair is found by staff search only.
 """
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Evidence = Literal["established", "uncertain", "not-supported", "disproven", "background"]
 Status = Literal["draft", "published"]
 
-SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
+# Ids are stable and safe in a URL path. Shipped content uses lowercase slugs; imported collections
+# may bring their own ids (letters, digits, '.', '_', ':', '-').
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,119}$"
 # A published date as sources give it: a year, a month or a day.
 PUBLISHED = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 # Anything that a browser could take for markup.
@@ -70,9 +77,9 @@ class QAFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=300)
+    question: str = Field(min_length=1, max_length=1000)
     alternates: list[str] = Field(default_factory=list, max_length=50)
-    answer: str = Field(min_length=1, max_length=4000)
+    answer: str = Field(min_length=1, max_length=20000)
     evidence: Evidence = "background"
     caveats: list[str] = Field(default_factory=list, max_length=10)
     sources: list[Source] = Field(default_factory=list, max_length=20)
@@ -99,9 +106,9 @@ class QAFields(BaseModel):
     def _tags(cls, v: list[str]) -> list[str]:
         out = []
         for t in v:
-            t = t.strip().lower()
-            if not re.match(r"^[a-z0-9][a-z0-9_.:-]{0,49}$", t):
-                raise ValueError(f"tag {t!r} must be lowercase letters, digits, '-', '_', '.' or ':'")
+            t = t.strip()
+            if not re.match(r"^[^\s<>\"'&]{1,50}$", t):
+                raise ValueError(f"tag {t!r} must be 1 to 50 characters without spaces, quotes, '<', '>' or '&'")
             if t not in out:
                 out.append(t)
         return out
@@ -110,17 +117,26 @@ class QAFields(BaseModel):
     def _consistent(self) -> "QAFields":
         if self.reviewed_on and self.review_due and self.review_due < self.reviewed_on:
             raise ValueError("review_due must not be before reviewed_on")
-        if self.status == "published":
-            missing = []
-            if not self.sources:
-                missing.append("sources: a published pair needs at least one source")
-            if self.evidence not in EVIDENCE_WITHOUT_CAVEATS and not self.caveats:
-                missing.append(f"caveats: required when evidence is {self.evidence}")
-            if len(self.alternates) < MIN_ALTERNATES_PUBLISHED:
-                missing.append(f"alternates: a published pair needs at least {MIN_ALTERNATES_PUBLISHED}")
-            if missing:
-                raise ValueError("; ".join(missing))
+        if self.status == "published" and self.evidence not in EVIDENCE_WITHOUT_CAVEATS and not self.caveats:
+            raise ValueError(f"caveats: required when evidence is {self.evidence}")
         return self
+
+    @property
+    def citable(self) -> bool:
+        """Whether visitors may be answered from this pair: every factual answer cites a source."""
+        return bool(self.sources)
+
+
+def publication_problems(pair: QAFields) -> list[tuple[str, str]]:
+    """(field, message) for each curated-content rule a published pair breaks."""
+    if pair.status != "published":
+        return []
+    problems = []
+    if not pair.sources:
+        problems.append(("sources", "a published pair needs at least one source (visitors are never answered without one)"))
+    if len(pair.alternates) < MIN_ALTERNATES_PUBLISHED:
+        problems.append(("alternates", f"a published pair needs at least {MIN_ALTERNATES_PUBLISHED} other ways people ask it"))
+    return problems
 
 
 class QACreate(QAFields):

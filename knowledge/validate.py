@@ -1,7 +1,7 @@
 """Checks the Q&A files before they ship: `make validate` (also part of the test suite).
 
-Errors (exit 1): anything the schema rejects (a missing source or caveat, markup, a review date
-before the review), duplicate ids, and two pairs whose questions or alternates are so similar that
+Errors (exit 1): anything the schema rejects (a missing caveat, markup, a review date before the
+review), a published pair without a source or with fewer than four alternates, duplicate ids, and two pairs whose questions or alternates are so similar that
 they would fight in retrieval. Warnings: pairs past their review date, and answers harder to read
 than the configured reading age. Every message names the file, the pair and the field.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import textstat
 
 from knowledge.loader import QA_DIR, ContentError, Problem, load_pair_files
-from knowledge.schema import QAPair
+from knowledge.schema import QAPair, publication_problems
 
 
 @dataclass
@@ -68,7 +68,8 @@ def validate(qa_dir: Path = QA_DIR, encoder=None, threshold: float = 0.95, max_r
         files = load_pair_files(qa_dir)
     except ContentError as exc:
         return Report(errors=exc.problems, warnings=[])
-    errors: list[Problem] = []
+    errors: list[Problem] = [Problem(file, pair.id, field, message)
+                             for file, pair in files for field, message in publication_problems(pair)]
     if encoder is not None:
         errors.extend(near_duplicates(files, encoder, threshold))
     warnings: list[Problem] = []

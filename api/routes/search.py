@@ -4,10 +4,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 
 from api.deps import RuntimeDep, StaffRole
-from api.models import SearchResponse, SearchResult
+from api.models import SearchDecision, SearchResponse, SearchResult
 
 router = APIRouter(tags=["staff"])
 
@@ -19,10 +21,18 @@ async def search(
     q: str = Query(min_length=1, max_length=1000, description="the question or keywords"),
     k: int = Query(5, ge=1, le=50, description="how many results"),
     tag: str | None = Query(None, max_length=50, description="keep only items with this tag"),
+    kind: Literal["qa", "passage"] | None = Query(None, description="keep only curated pairs or article passages"),
+    mode: Literal["hybrid", "dense", "bm25"] = Query("hybrid", description="retrieval method (for comparison)"),
+    explain: bool = Query(False, description="also say what the chat would do with this question"),
 ) -> SearchResponse:
+    query = q.strip() or q
     start = time.perf_counter()
-    hits = await asyncio.to_thread(runtime.retriever.search, q.strip() or q, k, tag)
+    hits = await asyncio.to_thread(runtime.retriever.search, query, k, tag, kind, mode)
     took = (time.perf_counter() - start) * 1000
+    decision = None
+    if explain:
+        d = await asyncio.to_thread(runtime.retriever.decide, query)
+        decision = SearchDecision(kind=d.kind, ids=[h.key for h in d.hits])
     answerer = runtime.answerer
     results = []
     for h in hits:
@@ -32,10 +42,12 @@ async def search(
             results.append(SearchResult(
                 id=p.id, kind="qa", title=p.question, text=p.answer, score=round(h.score, 4), evidence=p.evidence,
                 caveats=list(p.caveats), tags=list(p.tags), citations=answer.citations, status=p.status,
-                review_due=answer.review_due, review_overdue=answer.review_overdue, matched_field=h.field))
+                review_due=answer.review_due, review_overdue=answer.review_overdue, matched_field=h.field,
+                dense=round(h.dense, 4), lexical=round(h.lexical, 4)))
         else:
             x = h.passage
             results.append(SearchResult(
                 id=x.id, kind="passage", title=x.title, text=x.text, score=round(h.score, 4), tags=list(x.tags),
-                citations=[answerer.citation(x.citation())], matched_field=h.field))
-    return SearchResponse(query=q, took_ms=round(took, 2), results=results)
+                citations=[answerer.citation(x.citation())], matched_field=h.field, dense=round(h.dense, 4),
+                lexical=round(h.lexical, 4)))
+    return SearchResponse(query=q, took_ms=round(took, 2), mode=mode, results=results, decision=decision)

@@ -1,0 +1,125 @@
+"""`make eval`: retrieval quality measured through the running service. Prints; asserts nothing.
+
+Starts the API (Rasa off: only retrieval is measured) on a temporary data directory, then:
+1. the dev set (tests/eval/devset.jsonl, out_of_scope.jsonl), dev and held-out splits apart:
+   R@1, R@5 and MRR for BM25 alone, dense alone and the hybrid, through GET /api/search; and
+   out-of-scope precision and recall of the chat's decision (fallback = "not in the knowledge base");
+2. each third-party set in ../shared/benchmarks/: its FAQs imported through POST /api/qa/import as a
+   tagged collection (never into the shipped store), its real user questions asked through
+   GET /api/search?tag=...;
+3. the safety set (tests/eval/safety.jsonl), if present: recall and false alarms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REPO, start_server
+from tests.eval.metrics import dev_set, load_jsonl, out_of_scope, out_of_scope_metrics, ranking
+
+BENCHMARKS = REPO.parent / "shared" / "benchmarks"
+MODES = ("bm25", "dense", "hybrid")
+
+
+def search(c: httpx.Client, q: str, mode: str, k: int = 10, tag: str | None = None, kind: str | None = None,
+           explain: bool = False) -> dict:
+    params = {"q": q[:1000], "k": k, "mode": mode}
+    if tag:
+        params["tag"] = tag
+    if kind:
+        params["kind"] = kind
+    if explain:
+        params["explain"] = "true"
+    r = c.get("/api/search", params=params)
+    r.raise_for_status()
+    return r.json()
+
+
+def eval_devset(c: httpx.Client) -> dict:
+    out = {}
+    for split in ("dev", "heldout"):
+        rows, oos = dev_set(split), out_of_scope(split)
+        print(f"\nDev set, {split} split: {len(rows)} questions, {len(oos)} out of scope")
+        for mode in MODES:
+            res = [([x["id"] for x in search(c, q["query"], mode, kind="qa")["results"]], set(q["expected"])) for q in rows]
+            m = ranking(res)
+            out[f"{split}/{mode}"] = m.__dict__
+            print(f"  {mode:<7} {m.row()}")
+        decisions = []
+        for q in rows:
+            d = search(c, q["query"], "hybrid", k=3, explain=True)["decision"]
+            decisions.append((d["kind"], d["ids"], set(q["expected"])))
+        oos_kinds = [search(c, q["query"], "hybrid", k=1, explain=True)["decision"]["kind"] for q in oos]
+        m = out_of_scope_metrics(decisions, oos_kinds)
+        clarified = sum(k == "clarify" for k, _, _ in decisions) / max(1, len(decisions))
+        out[f"{split}/oos"] = m.__dict__
+        print(f"  chat decision: {m.row()}; clarify {clarified:.3f}")
+    return out
+
+
+def eval_benchmark(c: httpx.Client, name: str, folder: Path) -> dict:
+    faqs = load_jsonl(folder / "faqs.jsonl")
+    queries = load_jsonl(folder / "queries.jsonl")
+    tag = f"bench-{name}"
+    rows = [{"id": f"{tag}-{f['id']}", "question": f["question"], "answer": f["answer"], "tags": [tag],
+             "status": "published", "evidence": "background"} for f in faqs]
+    t = time.perf_counter()
+    r = c.post("/api/qa/import", json=rows, timeout=600)
+    r.raise_for_status()
+    took = time.perf_counter() - t
+    print(f"\n{name}: {len(faqs)} FAQs imported in {took:.1f} s ({r.json()}), {len(queries)} real user questions")
+    out = {}
+    for mode in MODES:
+        res = [([x["id"].removeprefix(f"{tag}-") for x in search(c, q["query"], mode, tag=tag)["results"]],
+                set(q["relevant"])) for q in queries]
+        m = ranking(res)
+        out[mode] = m.__dict__
+        print(f"  {mode:<7} {m.row()}")
+    return out
+
+
+def eval_safety() -> dict | None:
+    path = Path(__file__).resolve().parent / "safety.jsonl"
+    if not path.exists():
+        return None
+    from api.safety import detect
+
+    rows = load_jsonl(path)
+    crisis = [r for r in rows if r["expected"]]
+    benign = [r for r in rows if not r["expected"]]
+    caught = sum(detect(r["message"]) is not None for r in crisis)
+    alarms = sum(detect(r["message"]) is not None for r in benign)
+    print(f"\nSafety set: recall {caught}/{len(crisis)} = {caught / max(1, len(crisis)):.3f}; "
+          f"false alarms {alarms}/{len(benign)} = {alarms / max(1, len(benign)):.3f}")
+    return {"recall": caught / max(1, len(crisis)), "false_alarm_rate": alarms / max(1, len(benign))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skip-benchmarks", action="store_true")
+    args = ap.parse_args()
+    summary: dict = {}
+    with tempfile.TemporaryDirectory() as d:
+        server = start_server(Path(d) / "data", wait_for_bot=False, FAQBOT_BOT__ENABLED="false")
+        try:
+            h = {"Authorization": f"Bearer {server.token('editor')}"}
+            with httpx.Client(base_url=server.base_url, headers=h, timeout=60) as c:
+                summary["devset"] = eval_devset(c)
+                if not args.skip_benchmarks and BENCHMARKS.exists():
+                    for folder in sorted(p for p in BENCHMARKS.iterdir() if (p / "faqs.jsonl").exists()):
+                        summary[folder.name] = eval_benchmark(c, folder.name, folder)
+        finally:
+            server.stop()
+    summary["safety"] = eval_safety()
+    out = REPO / "bench-results"
+    out.mkdir(exist_ok=True)
+    (out / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
