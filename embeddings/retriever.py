@@ -125,14 +125,17 @@ class Snapshot:
         self.item_of_row = np.array([position[e.key] for e in entries], dtype=np.int64)
         self.is_answer_row = np.array([e.field == "answer" for e in entries], dtype=bool)
         self.kind_of_item = np.array(["qa" if k in pairs else "passage" for k in self.keys], dtype=object)
-        docs = []
+        self._docs = []
         for k in self.keys:
             if k in pairs:
                 p = pairs[k]
-                docs.append(" ".join([p.question, *p.alternates, p.answer]))
+                self._docs.append(" ".join([p.question, *p.alternates, p.answer]))
             else:
-                docs.append(passages[k].text)
-        self.lexical = LexicalIndex(self.keys, docs)
+                self._docs.append(passages[k].text)
+        self.lexical = LexicalIndex(self.keys, self._docs)
+        # BM25 of a tagged collection uses that collection's own word statistics, built on first use.
+        self._tag_lexical: dict[str, tuple[np.ndarray, LexicalIndex | None]] = {}
+        self._lock = threading.Lock()
         # Item masks for filters. "citable": pairs that cite a source, the only ones visitors are answered from.
         self._masks: dict[str, np.ndarray] = {
             "qa": self.kind_of_item == "qa",
@@ -144,6 +147,22 @@ class Snapshot:
             item = pairs.get(k) or passages.get(k)
             for t in item.tags:
                 self._tags.setdefault(t, np.zeros(len(self.keys), dtype=bool))[i] = True
+
+    def lexical_scores(self, query: str, tag: str | None, per_term: bool) -> np.ndarray:
+        """BM25 of every item (0 outside the tag's collection when a tag is given)."""
+        if tag is None:
+            return self.lexical.scores(query, per_term=per_term)
+        with self._lock:
+            if tag not in self._tag_lexical:
+                members = np.flatnonzero(self._tags.get(tag, np.zeros(len(self.keys), dtype=bool)))
+                index = LexicalIndex([self.keys[i] for i in members], [self._docs[i] for i in members]) \
+                    if len(members) else None
+                self._tag_lexical[tag] = (members, index)
+            members, index = self._tag_lexical[tag]
+        out = np.zeros(len(self.keys), np.float32)
+        if index is not None:
+            out[members] = index.scores(query, per_term=per_term)
+        return out
 
     def mask(self, tag: str | None, kind: str | None) -> np.ndarray | None:
         """Which items may be returned (None: all)."""
@@ -235,8 +254,8 @@ class Retriever:
         best[reached] += self.scoring.answer_weight * answer[reached]
         return best, best_row
 
-    def _lexical(self, snap: Snapshot, query: str, mask: np.ndarray | None) -> np.ndarray:
-        raw = snap.lexical.scores(query, per_term=self.scoring.lexical_per_term)
+    def _lexical(self, snap: Snapshot, query: str, mask: np.ndarray | None, tag: str | None) -> np.ndarray:
+        raw = snap.lexical_scores(query, tag, self.scoring.lexical_per_term)
         if mask is not None:
             raw = np.where(mask, raw, 0.0)
         return raw / (raw + self.scoring.lexical_saturation)
@@ -259,7 +278,7 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             dense, best_row = self._dense(snap, query, mask, n_rows)
         if mode in ("hybrid", "bm25"):
-            lexical = self._lexical(snap, query, mask)
+            lexical = self._lexical(snap, query, mask, tag)
         if mode == "dense":
             fused = dense.copy()
         elif mode == "bm25":
