@@ -1,6 +1,6 @@
-"""Turns a retrieval decision into the replies a visitor reads: answer, clarify or fallback.
+"""Turns a visitor's message into the replies they read: answer, clarify, fallback, handoff, safety.
 
-Used by the Rasa custom action and by the direct path that serves /api/chat while Rasa is down,
+Used by the Rasa custom actions and by the direct path that serves /api/chat while Rasa is down,
 so both say exactly the same thing. Contact details come from settings, never from Q&A content.
 """
 from __future__ import annotations
@@ -9,14 +9,30 @@ import datetime as dt
 import json
 import re
 
-from api.models import AnswerPayload, Citation, Option, Reply
+from api.advice import is_personal_advice
+from api.models import AnswerPayload, Citation, Feedback, Option, Reply
 from api.settings import Settings
 from embeddings.retriever import Decision, Hit, Retriever
 from knowledge.schema import QAPair, Source
 
 CHOOSE_INTENT = "choose_pair"
 NONE_INTENT = "none_of_these"
+FEEDBACK_INTENT = "feedback"
 _CHOICE = re.compile(r"^/" + CHOOSE_INTENT + r"(\{.*\})?$", re.DOTALL)
+_FEEDBACK = re.compile(r"^/" + FEEDBACK_INTENT + r"(\{.*\})$", re.DOTALL)
+
+# A short message that leans on the last answer: "who proposed it?", "what are the risks?", "does it work?"
+_ANAPHORA = re.compile(r"\b(it|its|it's|this|that|these|those|they|them|their|he|she|his|her|him|the procedure|"
+                       r"the treatment|the theory|the op|the operation)\b", re.I)
+_FOLLOW_OPENERS = re.compile(r"^(and|but|so|also|what about|how about|why|who|when|where|how|does|do|did|is|are|"
+                             r"was|were|can|could|any|more)\b", re.I)
+_TELL_MORE = re.compile(r"^(tell me more|more( info(rmation)?| details| please)?|go on|and\??|what else|"
+                        r"anything else( about (it|that|this))?|explain more|more about (it|that|this))[\s.?!]*$", re.I)
+FOLLOW_UP_MAX_WORDS = 8
+
+PERSONAL_NOTE = ("I can't advise you on your own treatment: decisions about having a procedure, or about "
+                 "starting, stopping or changing any medicine, are for you and your neurologist or MS nurse. "
+                 "Here are the general facts, with their sources.")
 
 
 def choice_payload(pair_id: str) -> str:
@@ -24,19 +40,42 @@ def choice_payload(pair_id: str) -> str:
     return "/" + CHOOSE_INTENT + json.dumps({"pair_id": pair_id}, separators=(",", ":"))
 
 
-def parse_choice(message: str) -> str | None:
-    m = _CHOICE.match(message.strip())
+def feedback_payload(pair_id: str, helpful: bool) -> str:
+    return "/" + FEEDBACK_INTENT + json.dumps({"pair_id": pair_id, "helpful": helpful}, separators=(",", ":"))
+
+
+def _payload(pattern: re.Pattern, message: str) -> dict | None:
+    m = pattern.match(message.strip())
     if not m or not m.group(1):
         return None
     try:
-        value = json.loads(m.group(1)).get("pair_id")
-    except (ValueError, AttributeError):
+        value = json.loads(m.group(1))
+    except ValueError:
         return None
+    return value if isinstance(value, dict) else None
+
+
+def parse_choice(message: str) -> str | None:
+    value = (_payload(_CHOICE, message) or {}).get("pair_id")
     return value if isinstance(value, str) else None
+
+
+def parse_feedback(message: str) -> tuple[str, bool] | None:
+    value = _payload(_FEEDBACK, message)
+    if not value or not isinstance(value.get("pair_id"), str) or not isinstance(value.get("helpful"), bool):
+        return None
+    return value["pair_id"], value["helpful"]
 
 
 def is_none_of_these(message: str) -> bool:
     return message.strip() == "/" + NONE_INTENT
+
+
+def is_follow_up(message: str) -> bool:
+    words = message.split()
+    if not words or len(words) > FOLLOW_UP_MAX_WORDS:
+        return False
+    return bool(_ANAPHORA.search(message) or _FOLLOW_OPENERS.match(message.strip()))
 
 
 class Answerer:
@@ -49,23 +88,39 @@ class Answerer:
 
     # --- entry point ----------------------------------------------------------------------
 
-    def reply_to(self, message: str, pair_id: str | None = None) -> list[Reply]:
-        """The replies to a question, or to a chosen candidate when pair_id is given."""
+    def reply_to(self, message: str, pair_id: str | None = None, context: str | None = None,
+                 off_topic: bool = False) -> list[Reply]:
+        """The replies to a question. `pair_id` answers a chosen candidate; `context` is the id of
+        the last pair answered in this conversation, against which a follow-up is resolved;
+        `off_topic` (the classifier is sure the message is out of scope) turns a hesitant "did you
+        mean" into the polite fallback, unless the message follows up the last answer."""
         if is_none_of_these(message):
             return [self.fallback()]
         pair_id = pair_id or parse_choice(message)
         if pair_id:
             pair = self.retriever.pair(pair_id)
             return [self.answer(pair, 1.0)] if pair else [self.fallback()]
-        return [self.from_decision(self.retriever.decide(message))]
+        context_pair = self.retriever.pair(context) if context else None
+        if context_pair and _TELL_MORE.match(message.strip()):
+            return [self.more_about(context_pair)]
+        decision = self.retriever.decide(message)
+        if context_pair and decision.kind != "answer" and is_follow_up(message):
+            resolved = self.retriever.decide(f"{message} {context_pair.question}")
+            if resolved.kind != "fallback":
+                decision = resolved
+                off_topic = False
+        if off_topic and decision.kind != "answer":
+            decision = Decision("fallback")
+        personal = is_personal_advice(message)
+        return [self.from_decision(decision, personal)]
 
-    def from_decision(self, decision: Decision) -> Reply:
+    def from_decision(self, decision: Decision, personal: bool = False) -> Reply:
         if decision.kind == "answer":
             best = decision.best
-            return self.answer(best.pair, best.score)
+            return self.answer(best.pair, best.score, personal)
         if decision.kind == "clarify":
-            return self.clarify(decision.hits)
-        return self.fallback()
+            return self.clarify(decision.hits, personal)
+        return self.fallback(personal)
 
     # --- replies --------------------------------------------------------------------------
 
@@ -77,15 +132,19 @@ class Answerer:
         return Citation(title=source.title, publisher=source.publisher, published=source.published, url=source.url,
                         passage=source.passage, historical=published < age_limit)
 
-    def answer(self, pair: QAPair, score: float) -> Reply:
+    def related(self, pair: QAPair) -> list[Option]:
+        return [Option(title=p.question, payload=choice_payload(p.id)) for p in self.retriever.related(pair.id)]
+
+    def answer(self, pair: QAPair, score: float, personal: bool = False) -> Reply:
         citations = [self.citation(s) for s in pair.sources]
         overdue = bool(pair.review_due and pair.review_due < self.today())
         payload = AnswerPayload(
             id=pair.id, question=pair.question, text=pair.answer, score=round(score, 4), evidence=pair.evidence,
             caveats=list(pair.caveats), reviewed_on=_iso(pair.reviewed_on), review_due=_iso(pair.review_due),
-            review_overdue=overdue, citations=citations,
+            review_overdue=overdue, citations=citations, personal_note=PERSONAL_NOTE if personal else None,
         )
-        lines = [pair.answer]
+        lines = [PERSONAL_NOTE] if personal else []
+        lines.append(pair.answer)
         if pair.caveats:
             lines.append("\n".join(["Please note:"] + [f"- {c}" for c in pair.caveats]))
         src_lines = ["Sources:" if len(citations) > 1 else "Source:"]
@@ -97,13 +156,27 @@ class Answerer:
         lines.append("\n".join(src_lines))
         if overdue:
             lines.append("This answer is due for review, so some details may have changed.")
-        return Reply(kind="answer", text="\n\n".join(lines), answer=payload)
+        if personal:
+            lines.append(f"To talk it through, you can call {self.helpline_text()}.")
+        feedback = Feedback(options=[Option(title="Yes", payload=feedback_payload(pair.id, True)),
+                                     Option(title="No", payload=feedback_payload(pair.id, False))])
+        return Reply(kind="answer", text="\n\n".join(lines), answer=payload, options=self.related(pair),
+                     feedback=feedback)
 
-    def clarify(self, hits: list[Hit]) -> Reply:
+    def clarify(self, hits: list[Hit], personal: bool = False) -> Reply:
         options = [Option(title=h.pair.question, payload=choice_payload(h.key)) for h in hits if h.pair]
         options.append(Option(title="None of these", payload="/" + NONE_INTENT))
-        return Reply(kind="clarify", text="I'm not sure which of these you mean. Please choose one, or ask in other words.",
-                     options=options)
+        text = "I'm not sure which of these you mean. Please choose one, or ask in other words."
+        if personal:
+            text = PERSONAL_NOTE.replace(" Here are the general facts, with their sources.", "") + " " + text
+        return Reply(kind="clarify", text=text, options=options)
+
+    def more_about(self, pair: QAPair) -> Reply:
+        options = self.related(pair)
+        if not options:
+            return self.fallback()
+        return Reply(kind="clarify", text="Here is more on this topic. Which would you like to know?",
+                     options=options + [Option(title="None of these", payload="/" + NONE_INTENT)])
 
     def helpline_text(self) -> str:
         h = self.settings.helpline
@@ -115,16 +188,39 @@ class Answerer:
             text += f", or visit {h.url}"
         return text
 
-    def fallback(self) -> Reply:
-        return Reply(kind="fallback", text=(
-            "I'm sorry, I don't have a reliable answer to that. I can answer questions about CCSVI, the "
-            "\"liberation procedure\" and multiple sclerosis. For anything else, please contact "
-            f"{self.helpline_text()}."))
+    def fallback(self, personal: bool = False) -> Reply:
+        text = ("I'm sorry, I don't have a reliable answer to that. I can answer questions about CCSVI, the "
+                "\"liberation procedure\" and multiple sclerosis. For anything else, please contact "
+                f"{self.helpline_text()}.")
+        if personal:
+            text = PERSONAL_NOTE.replace(" Here are the general facts, with their sources.", "") + " " + text
+        return Reply(kind="fallback", text=text)
 
     def handoff(self) -> Reply:
         return Reply(kind="handoff", text=(
             f"You can talk to a person at {self.helpline_text()}. "
             "You can also keep asking me questions here."))
+
+    def safety(self, category: str | None = None) -> Reply:
+        e = self.settings.emergency
+        if category == "suicide_self_harm":
+            first = (f"I'm really sorry you're feeling like this. You don't have to face it alone. You can talk to "
+                     f"{e.crisis_line}. If you are in danger now or may act on these thoughts, call {e.emergency_number}.")
+        elif category == "harm_disclosure":
+            first = (f"I'm sorry this is happening. If you are in danger now, call {e.emergency_number}. "
+                     f"You can also talk to {e.crisis_line}.")
+        else:
+            first = (f"This could be an emergency. Please call {e.emergency_number} now, or ask someone to call "
+                     f"for you. If it is urgent but not an emergency, call {e.urgent_number}.")
+        rest = (f"Emergency: {e.emergency_number}. Urgent but not an emergency: {e.urgent_number}. "
+                f"Someone to talk to: {e.crisis_line}. I'm an automated assistant and can't help in an emergency.")
+        return Reply(kind="safety", text=f"{first}\n\n{rest}")
+
+    def feedback_thanks(self, helpful: bool) -> Reply:
+        if helpful:
+            return Reply(kind="smalltalk", text="Thank you for letting us know.")
+        return Reply(kind="smalltalk", text=("Thank you for letting us know. You could ask in other words, or "
+                                             f"contact {self.helpline_text()}."))
 
 
 def _iso(d: dt.date | None) -> str | None:

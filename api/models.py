@@ -48,6 +48,7 @@ class AnswerPayload(BaseModel):
     review_due: str | None = None
     review_overdue: bool = False
     citations: list[Citation]
+    personal_note: str | None = Field(None, description="set when the visitor asked about their own treatment")
 
 
 class Option(BaseModel):
@@ -55,11 +56,17 @@ class Option(BaseModel):
     payload: str
 
 
+class Feedback(BaseModel):
+    question: str = "Was this helpful?"
+    options: list[Option]
+
+
 class Reply(BaseModel):
     kind: ReplyKind
     text: str
     answer: AnswerPayload | None = None
     options: list[Option] = Field(default_factory=list)
+    feedback: Feedback | None = Field(None, description="under an answer: 'Was this helpful?' yes/no")
 
 
 class ChatResponse(BaseModel):
@@ -80,6 +87,7 @@ class SearchResult(BaseModel):
     tags: list[str] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
     status: str | None = None
+    feedback: dict[str, int] | None = Field(None, description="visitors' 'was this helpful' answers for this pair")
     review_due: str | None = None
     review_overdue: bool = False
     matched_field: str | None = None

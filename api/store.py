@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, delete, event,
+from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, delete, event, func,
                         insert, select, update)
 from sqlalchemy.engine import Engine
 
@@ -45,6 +45,15 @@ tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("role", String(16), nullable=False),
     Column("label", String(120), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Visitors' "was this helpful?" answers: the pair and the time only, never anything they wrote.
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair_id", String(120), nullable=False, index=True),
+    Column("helpful", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -204,6 +213,20 @@ class Store:
                     _insert_pair(c, pair, by)
                     created += 1
         return created, updated
+
+    # --- feedback -------------------------------------------------------------------------
+
+    def add_feedback(self, pair_id: str, helpful: bool) -> None:
+        with self.engine.begin() as c:
+            c.execute(insert(feedback).values(pair_id=pair_id, helpful=int(helpful), created_at=_now()))
+
+    def feedback_counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as c:
+            q = select(feedback.c.pair_id, feedback.c.helpful, func.count()).group_by(feedback.c.pair_id, feedback.c.helpful)
+            for pair_id, helpful, n in c.execute(q):
+                out.setdefault(pair_id, {"helpful": 0, "not_helpful": 0})["helpful" if helpful else "not_helpful"] = n
+        return out
 
     # --- tokens ---------------------------------------------------------------------------
 

@@ -136,6 +136,7 @@ class Snapshot:
         # BM25 of a tagged collection uses that collection's own word statistics, built on first use.
         self._tag_lexical: dict[str, tuple[np.ndarray, LexicalIndex | None]] = {}
         self._lock = threading.Lock()
+        self.related: dict[str, list[QAPair]] = {}
         # Item masks for filters. "citable": pairs that cite a source, the only ones visitors are answered from.
         self._masks: dict[str, np.ndarray] = {
             "qa": self.kind_of_item == "qa",
@@ -323,3 +324,18 @@ class Retriever:
 
     def pair(self, pair_id: str) -> QAPair | None:
         return self.snapshot.pairs.get(pair_id)
+
+    def related(self, pair_id: str, n: int = 3) -> list[QAPair]:
+        """Up to n other citable pairs nearest to this one, for "related questions" under an answer."""
+        snap = self.snapshot
+        with snap._lock:
+            cached = snap.related.get(pair_id)
+        if cached is None:
+            pair = snap.pairs.get(pair_id)
+            if pair is None:
+                return []
+            hits = self.search(f"{pair.question} {pair.answer}", k=n + 1, kind="citable", mode="dense")
+            cached = [h.pair for h in hits if h.key != pair_id][:n]
+            with snap._lock:
+                snap.related[pair_id] = cached
+        return cached

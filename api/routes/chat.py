@@ -1,4 +1,10 @@
-"""Visitors: POST /api/chat. Through Rasa when it is up, from the retriever directly when it is not."""
+"""Visitors: POST /api/chat.
+
+Every message is first checked for an emergency or a crisis (api/safety.py) and answered with the
+emergency and crisis numbers from settings if it is one; nothing else sees it. "Was this helpful?"
+answers are stored here too, and never reach Rasa's conversation history. Everything else goes
+through Rasa when it is up, and is answered from the retriever directly when it is not.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -6,10 +12,12 @@ import logging
 
 from fastapi import APIRouter, Request
 
+from api.answering import parse_feedback
 from api.deps import RuntimeDep
 from api.errors import TooManyRequests
 from api.models import ChatRequest, ChatResponse, Reply
 from api.rasa_runtime import BotUnavailable
+from api.safety import detect
 
 router = APIRouter(tags=["visitors"])
 log = logging.getLogger("faqbot.chat")
@@ -38,6 +46,16 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Chat
         raise TooManyRequests("Too many messages: please wait a moment and try again.",
                               headers={"Retry-After": str(int(wait + 0.999))})
     session_id, _new = runtime.sessions.resolve(body.session_id)
+    crisis = detect(body.message)
+    if crisis:
+        log.warning("safety reply given (%s)", crisis.category)
+        return ChatResponse(session_id=session_id, replies=[runtime.answerer.safety(crisis.category)])
+    feedback = parse_feedback(body.message)
+    if feedback:
+        pair_id, helpful = feedback
+        if runtime.retriever.pair(pair_id):
+            await asyncio.to_thread(runtime.store.add_feedback, pair_id, helpful)
+        return ChatResponse(session_id=session_id, replies=[runtime.answerer.feedback_thanks(helpful)])
     try:
         replies = replies_from_rasa(await runtime.rasa.send(session_id, body.message))
         if replies:

@@ -34,6 +34,7 @@ async def search(
         d = await asyncio.to_thread(runtime.retriever.decide, query)
         decision = SearchDecision(kind=d.kind, ids=[h.key for h in d.hits])
     answerer = runtime.answerer
+    counts = await asyncio.to_thread(runtime.store.feedback_counts) if any(h.pair for h in hits) else {}
     results = []
     for h in hits:
         if h.pair:
@@ -42,6 +43,7 @@ async def search(
             results.append(SearchResult(
                 id=p.id, kind="qa", title=p.question, text=p.answer, score=round(h.score, 4), evidence=p.evidence,
                 caveats=list(p.caveats), tags=list(p.tags), citations=answer.citations, status=p.status,
+                feedback=counts.get(p.id, {"helpful": 0, "not_helpful": 0}),
                 review_due=answer.review_due, review_overdue=answer.review_overdue, matched_field=h.field,
                 dense=round(h.dense, 4), lexical=round(h.lexical, 4)))
         else:

@@ -168,6 +168,10 @@
       q.appendChild(el("strong", null, a.question));
       body.appendChild(q);
     }
+    if (a.personal_note) {
+      // The visitor asked about their own treatment: say plainly what the bot cannot do, first.
+      body.appendChild(el("p", "personal-note", a.personal_note));
+    }
     paragraphs(body, a.text || reply.text, false);
 
     if (a.review_overdue) {
@@ -245,8 +249,33 @@
       paragraphs(m.body, reply && reply.text, phones);
     }
     renderOptions(m.box, reply || {});
+    renderFeedback(m.box, reply || {});
     log.appendChild(m.box);
     return m.box;
+  }
+
+  function renderFeedback(box, reply) {
+    var fb = reply.feedback;
+    var options = fb && Array.isArray(fb.options) ? fb.options.filter(function (o) {
+      return o && typeof o.payload === "string" && o.payload.trim();
+    }) : [];
+    if (!options.length) { return; }
+    var group = el("div", "feedback");
+    group.setAttribute("role", "group");
+    var question = String(fb.question || "Was this helpful?");
+    group.setAttribute("aria-label", question);
+    group.appendChild(el("p", "feedback__label", question));
+    options.forEach(function (o) {
+      var b = el("button", "option option--feedback", o.title || "");
+      b.type = "button";
+      b.addEventListener("click", function () {
+        // One answer per reply: the buttons go once used, so nobody votes twice by accident.
+        group.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
+        send(o.payload, o.title || "", false);
+      });
+      group.appendChild(b);
+    });
+    box.appendChild(group);
   }
 
   // ---- status -----------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from api.answering import NONE_INTENT, Answerer
 
-# An out_of_scope intent this sure is declined unless the retriever is confident on its own.
+# An out_of_scope intent this sure is declined unless the retriever is confident on its own
+# (or the message follows up the last answer).
 OUT_OF_SCOPE_CONFIDENCE = 0.6
 
 
@@ -34,10 +35,9 @@ class ActionAnswerQuestion(Action):
             replies = [self.answerer.fallback()]
         else:
             pair_id = next((e.get("value") for e in message.get("entities", []) if e.get("entity") == "pair_id"), None)
-            replies = self.answerer.reply_to(text, pair_id=pair_id)
-            if (intent == "out_of_scope" and confidence >= OUT_OF_SCOPE_CONFIDENCE
-                    and replies and replies[0].kind != "answer"):
-                replies = [self.answerer.fallback()]
+            replies = self.answerer.reply_to(
+                text, pair_id=pair_id, context=tracker.get_slot("last_pair"),
+                off_topic=intent == "out_of_scope" and confidence >= OUT_OF_SCOPE_CONFIDENCE)
         send(dispatcher, replies)
         answered = next((r.answer.id for r in replies if r.answer), None)
         events: list[dict] = [SlotSet("pair_id", None)]
@@ -58,6 +58,20 @@ class ActionHandoff(Action):
         return []
 
 
+class ActionSafety(Action):
+    """The classifier's net under the phrase list: a message Rasa's NLU takes for a crisis."""
+
+    def __init__(self, answerer: Answerer):
+        self.answerer = answerer
+
+    def name(self) -> str:
+        return "action_safety"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        send(dispatcher, [self.answerer.safety()])
+        return []
+
+
 def register(executor, answerer: Answerer) -> None:
-    for action in (ActionAnswerQuestion(answerer), ActionHandoff(answerer)):
+    for action in (ActionAnswerQuestion(answerer), ActionHandoff(answerer), ActionSafety(answerer)):
         executor.register_action(action)

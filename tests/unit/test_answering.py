@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from api.answering import Answerer, choice_payload, parse_choice
+from api.answering import Answerer, choice_payload, feedback_payload, is_follow_up, parse_choice, parse_feedback
 from api.settings import Settings
 from embeddings.retriever import Decision, Hit
 from knowledge.schema import QAPair
@@ -13,19 +13,25 @@ pytestmark = pytest.mark.unit
 
 
 class FakeRetriever:
-    def __init__(self, decision: Decision, pairs: dict[str, QAPair]):
+    def __init__(self, decision: Decision, pairs: dict[str, QAPair], decisions: dict[str, Decision] | None = None):
         self.decision = decision
         self.pairs = pairs
+        self.decisions = decisions or {}
+        self.asked: list[str] = []
 
     def decide(self, query):
-        return self.decision
+        self.asked.append(query)
+        return self.decisions.get(query, self.decision)
 
     def pair(self, pair_id):
         return self.pairs.get(pair_id)
 
+    def related(self, pair_id):
+        return [p for k, p in self.pairs.items() if k != pair_id][:3]
 
-def answerer(decision=Decision("fallback"), pairs=None, **settings) -> Answerer:
-    a = Answerer(FakeRetriever(decision, pairs or {}), Settings(_env_file=None, **settings))
+
+def answerer(decision=Decision("fallback"), pairs=None, decisions=None, **settings) -> Answerer:
+    a = Answerer(FakeRetriever(decision, pairs or {}, decisions), Settings(_env_file=None, **settings))
     a.today = lambda: dt.date(2026, 11, 22)
     return a
 
@@ -76,3 +82,45 @@ def test_fallback_and_handoff_give_the_helpline_from_settings():
     assert fb.kind == "fallback" and fb.answer is None
     assert "Test helpline on 0800 000 111 (9am to 5pm)" in fb.text
     assert "0800 000 111" in a.handoff().text
+
+
+def test_an_answer_offers_related_questions_and_was_this_helpful():
+    a_pair = QAPair.model_validate(pair_data(id="a", question="Question A?"))
+    b_pair = QAPair.model_validate(pair_data(id="b", question="Question B?"))
+    reply = answerer(pairs={"a": a_pair, "b": b_pair}).answer(a_pair, 0.9)
+    assert [o.title for o in reply.options] == ["Question B?"]
+    assert [parse_feedback(o.payload) for o in reply.feedback.options] == [("a", True), ("a", False)]
+    assert parse_feedback(feedback_payload("a", False)) == ("a", False)
+    assert parse_feedback('/feedback{"pair_id": "a", "helpful": "yes"}') is None
+
+
+def test_a_personal_treatment_question_gets_the_facts_and_no_advice():
+    pair = QAPair.model_validate(pair_data())
+    hit = Hit(pair.id, "qa", 0.9, "question", pair=pair)
+    reply = answerer(Decision("answer", [hit])).reply_to("Should I have the procedure abroad?")[0]
+    assert reply.kind == "answer" and reply.answer.citations
+    assert "can't advise you on your own treatment" in reply.text and "neurologist or MS nurse" in reply.text
+    assert reply.answer.personal_note and "0808 800 8000" in reply.text
+    assert "you should" not in reply.text.lower()
+
+
+def test_a_follow_up_is_resolved_against_the_last_answer():
+    last = QAPair.model_validate(pair_data(id="what-is-it", question="What is the liberation procedure?"))
+    risks = QAPair.model_validate(pair_data(id="risks", question="What are the risks?"))
+    resolved = Decision("answer", [Hit("risks", "qa", 0.9, "question", pair=risks)])
+    a = answerer(pairs={last.id: last, risks.id: risks},
+                 decisions={"what are the risks of it? What is the liberation procedure?": resolved})
+    reply = a.reply_to("what are the risks of it?", context="what-is-it")[0]
+    assert reply.answer.id == "risks"
+    assert a.reply_to("what are the risks of it?")[0].kind == "fallback"  # no context, nothing to lean on
+    more = a.reply_to("tell me more", context="what-is-it")[0]
+    assert more.kind == "clarify" and "What are the risks?" in [o.title for o in more.options]
+    assert is_follow_up("who proposed it?") and not is_follow_up("what is the capital of France and its population today")
+
+
+def test_safety_replies_carry_the_numbers_from_settings():
+    a = answerer()
+    for category in ("suicide_self_harm", "stroke_neuro_emergency", "harm_disclosure", None):
+        text = a.safety(category).text
+        assert "999" in text and "116 123" in text and "NHS 111" in text
+    assert a.safety("suicide_self_harm").text.startswith("I'm really sorry")
