@@ -189,9 +189,11 @@ class Answerer:
         return text
 
     def fallback(self, personal: bool = False) -> Reply:
+        # The safety phrase list cannot know every wording of a crisis: every "I don't know" also
+        # says where to turn in an emergency.
         text = ("I'm sorry, I don't have a reliable answer to that. I can answer questions about CCSVI, the "
                 "\"liberation procedure\" and multiple sclerosis. For anything else, please contact "
-                f"{self.helpline_text()}.")
+                f"{self.helpline_text()}. If this is an emergency, call {self.settings.emergency.emergency_number}.")
         if personal:
             text = PERSONAL_NOTE.replace(" Here are the general facts, with their sources.", "") + " " + text
         return Reply(kind="fallback", text=text)

@@ -56,6 +56,45 @@ def bare(encoder: SentenceEncoder, index: VectorIndex, qs: list[str]) -> list[fl
     return times
 
 
+def scale(encoder: SentenceEncoder, items: int, qs: list[str], synthetic_vectors: bool) -> tuple[list[float], float]:
+    """Search times of the real retriever (hybrid: FAISS + BM25) over `items` synthetic pairs.
+
+    With synthetic_vectors the index holds random unit vectors instead of encoded texts (encoding
+    100,000 texts would take most of an hour here); the query is still encoded for real."""
+    from embeddings.retriever import Retriever, Snapshot, Thresholds
+    from knowledge.schema import QAPair
+
+    rng = np.random.default_rng(7)
+    words = ("vein neck stent trial risk brain blood relapse nurse clinic scan study fatigue walking sight "
+             "diet sleep pain drug dose balloon procedure theory surgeon review guidance").split()
+    pairs = []
+    for i in range(items):
+        w = rng.choice(words, 6)
+        pairs.append(QAPair(id=f"syn-{i}", question=f"Question {i} about {' '.join(w[:3])}?",
+                            answer=f"Answer {i} on {' '.join(w)}.", status="published"))
+    entries = entries_for(pairs, [])
+    if synthetic_vectors:
+        import faiss
+
+        vecs = rng.standard_normal((len(entries), encoder.dimension)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(encoder.dimension))
+        index.add_with_ids(vecs, np.arange(len(entries), dtype=np.int64))
+        vindex = VectorIndex(index, entries, encoder.model_id, "synthetic")
+    else:
+        vindex = VectorIndex.build(entries, encoder)
+    t = time.perf_counter()
+    r = Retriever(encoder, Path(tempfile.mkdtemp()), Thresholds())
+    r._snapshot = Snapshot(vindex, {p.id: p for p in pairs}, {})
+    setup = time.perf_counter() - t
+    times = []
+    for q in qs:
+        t = time.perf_counter()
+        r.search(q + " ?", 5)
+        times.append((time.perf_counter() - t) * 1000)
+    return times, setup
+
+
 def timed_requests(client: httpx.Client, method: str, url: str, payloads: list[dict], **kw) -> list[float]:
     times = []
     for p in payloads:
@@ -125,6 +164,8 @@ def main() -> None:
     results["index_build_1000_s"] = time.perf_counter() - t
     bare(encoder, index, qs[:10])  # warm-up
     bare_ms = bare(encoder, index, bare_qs + search_qs)
+    scale_1k, _ = scale(encoder, 1000, search_qs, synthetic_vectors=False)
+    scale_100k, setup_100k = scale(encoder, 100_000, search_qs[:60], synthetic_vectors=True)
 
     with tempfile.TemporaryDirectory() as d:
         server = start_server(Path(d) / "data", wait_for_bot=True)
@@ -151,6 +192,8 @@ def main() -> None:
     print(line("/api/search (HTTP round trip)", search_ms))
     print(line("/api/search took_ms (in service)", took))
     print(line("/api/chat via Rasa (sequential)", chat_ms))
+    print(line("retriever, 1,000 pairs (hybrid)", scale_1k))
+    print(line("retriever, 100,000 pairs (hybrid)", scale_100k) + f"  [synthetic vectors; BM25 + snapshot build {setup_100k:.0f} s]")
     ratio = pct(search_ms, 50) / pct(bare_ms, 50)
     print(f"  /api/search p50 / bare p50         {ratio:.2f}x")
     print(f"  chat, {args.clients} concurrent clients       {rate:.1f} messages/s   p50 {pct(lat, 50):.0f} ms"
@@ -160,6 +203,8 @@ def main() -> None:
     summary = {**results, "bare_p50_ms": pct(bare_ms, 50), "bare_p95_ms": pct(bare_ms, 95),
                "search_p50_ms": pct(search_ms, 50), "search_p95_ms": pct(search_ms, 95),
                "search_took_p50_ms": pct(took, 50), "search_took_p95_ms": pct(took, 95),
+               "retriever_1k_p50_ms": pct(scale_1k, 50), "retriever_1k_p95_ms": pct(scale_1k, 95),
+               "retriever_100k_p50_ms": pct(scale_100k, 50), "retriever_100k_p95_ms": pct(scale_100k, 95),
                "chat_p50_ms": pct(chat_ms, 50), "chat_p95_ms": pct(chat_ms, 95),
                "throughput_msgs_per_s": rate, "throughput_p95_ms": pct(lat, 95), "throughput_errors": errors,
                "mean_chat_ms": statistics.mean(chat_ms)}

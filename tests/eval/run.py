@@ -7,7 +7,8 @@ Starts the API (Rasa off: only retrieval is measured) on a temporary data direct
 2. each third-party set in ../shared/benchmarks/: its FAQs imported through POST /api/qa/import as a
    tagged collection (never into the shipped store), its real user questions asked through
    GET /api/search?tag=...;
-3. the safety set (tests/eval/safety.jsonl), if present: recall and false alarms.
+3. the safety set (tests/eval/safety.jsonl): recall and false alarms of api/safety.py;
+4. Rasa's intent classifier: 3-fold cross-validation over bot/data/nlu.
 """
 from __future__ import annotations
 
@@ -83,11 +84,10 @@ def eval_benchmark(c: httpx.Client, name: str, folder: Path) -> dict:
     return out
 
 
-def eval_safety() -> dict | None:
-    path = Path(__file__).resolve().parent / "safety.jsonl"
-    if not path.exists():
-        return None
+def eval_safety() -> dict:
     from api.safety import detect
+
+    path = Path(__file__).resolve().parent / "safety.jsonl"
 
     rows = load_jsonl(path)
     crisis = [r for r in rows if r["expected"]]
@@ -99,9 +99,34 @@ def eval_safety() -> dict | None:
     return {"recall": caught / max(1, len(crisis)), "false_alarm_rate": alarms / max(1, len(benign))}
 
 
+def eval_nlu() -> dict | None:
+    """Rasa NLU intent classification, 3-fold cross-validation over bot/data/nlu."""
+    import subprocess
+
+    from api.rasa_runtime import BOT_DIR, _rasa_env, rasa_executable
+
+    with tempfile.TemporaryDirectory() as d:
+        out = subprocess.run([str(rasa_executable()), "test", "nlu", "--nlu", str(BOT_DIR / "data" / "nlu"), "--config",
+                              str(BOT_DIR / "config.yml"), "--cross-validation", "--folds", "3", "--out", d],
+                             cwd=d, env=_rasa_env(), capture_output=True, text=True, timeout=1800)
+        report = Path(d) / "intent_report.json"
+        if out.returncode != 0 or not report.exists():
+            print(f"\nNLU cross-validation failed: {out.stdout[-500:]}{out.stderr[-500:]}")
+            return None
+        data = json.loads(report.read_text())
+    print("\nRasa NLU intents, 3-fold cross-validation (test folds):")
+    print(f"  accuracy {data['accuracy']:.3f}  weighted F1 {data['weighted avg']['f1-score']:.3f}  "
+          f"macro F1 {data['macro avg']['f1-score']:.3f}")
+    for name, row in sorted(data.items()):
+        if isinstance(row, dict) and "support" in row and name not in ("macro avg", "weighted avg", "micro avg"):
+            print(f"    {name:<16} precision {row['precision']:.2f}  recall {row['recall']:.2f}  (n={row['support']})")
+    return {"accuracy": data["accuracy"], "weighted_f1": data["weighted avg"]["f1-score"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-benchmarks", action="store_true")
+    ap.add_argument("--skip-nlu", action="store_true")
     args = ap.parse_args()
     summary: dict = {}
     with tempfile.TemporaryDirectory() as d:
@@ -116,6 +141,8 @@ def main() -> None:
         finally:
             server.stop()
     summary["safety"] = eval_safety()
+    if not args.skip_nlu:
+        summary["nlu"] = eval_nlu()
     out = REPO / "bench-results"
     out.mkdir(exist_ok=True)
     (out / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2))
