@@ -218,6 +218,12 @@ class Answerer:
                 f"Someone to talk to: {e.crisis_line}. I'm an automated assistant and can't help in an emergency.")
         return Reply(kind="safety", text=f"{first}\n\n{rest}")
 
+    def safety_reminder(self) -> Reply:
+        e = self.settings.emergency
+        return Reply(kind="safety", text=(f"If you need help now: in an emergency call {e.emergency_number}; if it "
+                                          f"is urgent but not an emergency, call {e.urgent_number}; to talk to "
+                                          f"someone, {e.crisis_line}."))
+
     def feedback_thanks(self, helpful: bool) -> Reply:
         if helpful:
             return Reply(kind="smalltalk", text="Thank you for letting us know.")

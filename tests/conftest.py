@@ -155,3 +155,25 @@ def encoder():
     from embeddings.encoder import SentenceEncoder
 
     return SentenceEncoder(backend="onnx", cache_dir=TEST_CACHE / "encoder")
+
+
+def find_clarify_message(server: LiveServer) -> str:
+    """A visitor's question that the retriever is unsure about (a "did you mean" reply).
+
+    Which questions are unsure depends on the content and the thresholds, so it is looked up
+    through the staff search's `explain`, over the dev set's questions."""
+    import json
+
+    from api.safety import detect
+
+    rows = [json.loads(line) for line in (REPO / "tests" / "eval" / "devset.jsonl").read_text().splitlines() if line]
+    headers = {"Authorization": f"Bearer {server.token('staff')}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c:
+        for row in rows:
+            q = row["query"]
+            if detect(q):  # the chat answers these with the safety reply before retrieval
+                continue
+            decision = c.get("/api/search", params={"q": q, "k": 1, "explain": "true"}).json()["decision"]
+            if decision["kind"] == "clarify" and len(decision["ids"]) >= 2:
+                return q
+    raise AssertionError("no question of the dev set gets a clarify decision: are the thresholds broken?")

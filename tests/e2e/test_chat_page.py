@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import find_clarify_message
+
 pytestmark = pytest.mark.e2e
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -141,16 +143,12 @@ def test_markup_in_a_message_is_shown_as_literal_text(chat):
 
 # --- 3. clarifying options are buttons that answer ---------------------------------------------
 
-VAGUE_MESSAGES = ["zamboni op", "veins", "trials", "ccsvi", "procedure", "neck", "scans"]
-
-
 @pytest.fixture(scope="module")
 def vague_message(live_server) -> tuple[str, dict]:
-    for message in VAGUE_MESSAGES:
-        reply = api_chat(live_server, message)["replies"][0]
-        if reply["kind"] == "clarify" and any(o["payload"] != "/none_of_these" for o in reply["options"]):
-            return message, reply
-    pytest.skip(f"none of {VAGUE_MESSAGES} gets a clarify reply from this knowledge base, so there is no option to click")
+    message = find_clarify_message(live_server)
+    reply = api_chat(live_server, message)["replies"][0]
+    assert reply["kind"] == "clarify" and any(o["payload"] != "/none_of_these" for o in reply["options"])
+    return message, reply
 
 
 def test_clarify_options_are_buttons_and_choosing_one_answers(chat, vague_message):
