@@ -16,7 +16,7 @@ from api.rasa_runtime import RasaRuntime
 from api.settings import Settings
 from api.store import Store
 from embeddings.encoder import SentenceEncoder
-from embeddings.retriever import Retriever, Scoring, Thresholds
+from embeddings.retriever import Retriever
 from knowledge.loader import load_pairs
 from knowledge.passages import Passage, load_passages
 
@@ -98,13 +98,8 @@ def build_runtime(settings: Settings) -> Runtime:
              report.updated, report.kept_editor_changes)
     encoder = SentenceEncoder(settings.encoder.model_path or None, backend=settings.encoder.backend,
                               cache_dir=settings.encoder_cache_dir, cache_size=settings.encoder.cache_size)
-    r = settings.retrieval
-    retriever = Retriever(encoder, settings.data_dir / "index",
-                          Thresholds(r.answer_threshold, r.clarify_threshold, r.clarify_margin, r.clarify_options),
-                          Scoring(lexical_weight=r.lexical_weight, lexical_saturation=r.lexical_saturation,
-                                  answer_weight=r.answer_weight, lexical_per_term=r.lexical_per_term,
-                                  split_sentences=r.split_sentences, calibration_a=r.calibration_a,
-                                  calibration_b=r.calibration_b))
+    retriever = Retriever(encoder, settings.data_dir / "index", settings.retrieval.thresholds(),
+                          settings.retrieval.scoring())
     runtime = Runtime(settings=settings, store=store, encoder=encoder, retriever=retriever,
                       answerer=Answerer(retriever, settings), rasa=RasaRuntime(settings), passages=load_passages(),
                       limiter=RateLimiter(settings.chat.rate_limit_per_minute))

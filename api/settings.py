@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
+from embeddings.retriever import Scoring, Thresholds
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -28,18 +30,29 @@ class EncoderSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    answer_threshold: float = Field(0.6, ge=0, le=1)
-    clarify_threshold: float = Field(0.3, ge=0, le=1)
-    clarify_margin: float = Field(0.02, ge=0, le=1)
-    clarify_options: int = Field(3, ge=2, le=5)
+    """Thresholds and scoring of the retriever; the defaults are the retriever's own."""
+
+    answer_threshold: float = Field(Thresholds.answer, ge=0, le=1)
+    clarify_threshold: float = Field(Thresholds.clarify, ge=0, le=1)
+    clarify_margin: float = Field(Thresholds.margin, ge=0, le=1)
+    clarify_options: int = Field(Thresholds.options, ge=2, le=5)
     historical_after_years: int = Field(5, ge=0)
-    lexical_weight: float = Field(1.0, ge=0)
-    lexical_saturation: float = Field(2.0, gt=0)
-    lexical_per_term: bool = True
-    answer_weight: float = Field(0.0, ge=0)
-    split_sentences: bool = False
-    calibration_a: float = 8.014
-    calibration_b: float = -6.689
+    lexical_weight: float = Field(Scoring.lexical_weight, ge=0)
+    lexical_saturation: float = Field(Scoring.lexical_saturation, gt=0)
+    lexical_per_term: bool = Scoring.lexical_per_term
+    answer_weight: float = Field(Scoring.answer_weight, ge=0)
+    split_sentences: bool = Scoring.split_sentences
+    calibration_a: float = Scoring.calibration_a
+    calibration_b: float = Scoring.calibration_b
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.answer_threshold, self.clarify_threshold, self.clarify_margin, self.clarify_options)
+
+    def scoring(self) -> Scoring:
+        return Scoring(lexical_weight=self.lexical_weight, lexical_saturation=self.lexical_saturation,
+                       answer_weight=self.answer_weight, lexical_per_term=self.lexical_per_term,
+                       split_sentences=self.split_sentences, calibration_a=self.calibration_a,
+                       calibration_b=self.calibration_b)
 
     @model_validator(mode="after")
     def _ordered(self) -> "RetrievalSettings":

@@ -22,7 +22,7 @@ import numpy as np
 
 from api.settings import get_settings
 from embeddings.encoder import SentenceEncoder
-from embeddings.retriever import Retriever, Scoring, Thresholds
+from embeddings.retriever import Retriever, Thresholds
 from knowledge.loader import load_pairs
 from knowledge.passages import load_passages
 from tests.conftest import TEST_CACHE
@@ -54,10 +54,7 @@ def main() -> None:
         for mode in ("bm25", "dense"):
             res = [([h.key for h in r.search(q["query"], 10, kind="qa", mode=mode)], set(q["expected"])) for q in dev]
             print(f"  {mode:<6} {ranking(res).row()}")
-        rs = get_settings().retrieval
-        r.scoring = Scoring(lexical_weight=rs.lexical_weight, lexical_saturation=rs.lexical_saturation,
-                            answer_weight=rs.answer_weight, lexical_per_term=rs.lexical_per_term,
-                            split_sentences=rs.split_sentences)
+        r.scoring = get_settings().retrieval.scoring()
         m = ranking([([h.key for h in r.search(q["query"], 10, kind="qa")], set(q["expected"])) for q in dev])
         print(f"  hybrid (config.yml) {m.row()}")
         x, y = [], []
