@@ -49,10 +49,12 @@ make_venv() {
   fi
   echo "setup: installing $dir ($("$py" --version 2>&1)) from $*"
   [ -x "$dir/bin/python" ] || "$py" -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet --upgrade pip wheel >/dev/null
+  "$dir/bin/python" -m pip install --quiet --upgrade pip wheel >/dev/null 2>&1
   local args=()
   for r in "$@"; do args+=(-r "$r"); done
-  "$dir/bin/python" -m pip install --quiet "${args[@]}"
+  # This machine's pip configuration names package folders that may not exist; pip says so for
+  # every package. Those lines are noise, so they are dropped; real errors still show.
+  "$dir/bin/python" -m pip install --quiet "${args[@]}" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$stamp" > "$dir/.faqbot-stamp"
 }
 
