@@ -24,7 +24,7 @@ _PATTERNS = [
     re.compile(rf"\b(?:should|shall|can|could|may|must|ought)\s+{_ME}\b.{{0,60}}?\b{_DECIDE}\b", re.I),
     re.compile(rf"\b(?:is it|would it be|will it be)\s+(?:safe|ok|okay|alright|worth it|a good idea|wise|sensible)\s+"
                rf"(?:for\s+{_ME}\b|to\b|if\s+{_ME}\b)", re.I),
-    re.compile(rf"\b(?:do|would)\s+you\s+(?:recommend|advise|suggest)\b", re.I),
+    re.compile(r"\b(?:do|would)\s+you\s+(?:recommend|advise|suggest)\b", re.I),
     re.compile(rf"\bwhat\s+(?:should|would)\s+(?:{_ME}|you)\s+do\b", re.I),
     re.compile(rf"\b{_ME}(?:\s+(?:am|is|are|was)|'m|'re|'s)?\s+(?:thinking of|considering|planning to|planning on|going to|about to|"
                rf"want to|wants to|would like to)\s+.{{0,40}}?\b{_DECIDE}\b", re.I),

@@ -1,7 +1,6 @@
 """The whole path: the real Rasa server and the API as processes, asked over HTTP."""
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
