@@ -166,7 +166,10 @@ class Answerer:
     def clarify(self, hits: list[Hit], personal: bool = False) -> Reply:
         options = [Option(title=h.pair.question, payload=choice_payload(h.key)) for h in hits if h.pair]
         options.append(Option(title="None of these", payload="/" + NONE_INTENT))
-        text = "I'm not sure which of these you mean. Please choose one, or ask in other words."
+        if len(options) == 2:
+            text = "I'm not sure I understood. Did you mean this question? If not, please ask in other words."
+        else:
+            text = "I'm not sure which of these you mean. Please choose one, or ask in other words."
         if personal:
             text = PERSONAL_NOTE.replace(" Here are the general facts, with their sources.", "") + " " + text
         return Reply(kind="clarify", text=text, options=options)
