@@ -270,7 +270,7 @@
       b.type = "button";
       b.addEventListener("click", function () {
         // One answer per reply: the buttons go once used, so nobody votes twice by accident.
-        group.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
+        group.querySelectorAll("button").forEach(function (x) { x.setAttribute("data-used", ""); x.disabled = true; });
         send(o.payload, o.title || "", false);
       });
       group.appendChild(b);
@@ -303,7 +303,10 @@
     sendButton.disabled = state.busy || waiting;
     sendButton.textContent = state.busy ? "Sending…" : "Send";
     var buttons = document.querySelectorAll(".option");
-    for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = state.busy || waiting; }
+    for (var i = 0; i < buttons.length; i++) {
+      // A "was this helpful" answer, once given, stays given.
+      buttons[i].disabled = state.busy || waiting || buttons[i].hasAttribute("data-used");
+    }
   }
 
   function updateCounter() {

@@ -296,3 +296,34 @@ def test_layout_fits_and_screenshots(chat, width, height):
     assert font_size >= 18
     chat.locator("#log .msg--bot .sources").last.scroll_into_view_if_needed()
     chat.screenshot(path=str(SCREENSHOT_DIR / f"chat-page-{width}x{height}.png"), full_page=True)
+
+
+# --- issue 5 flows on the page: safety, the advice line, feedback --------------------------------
+
+def test_a_crisis_message_shows_the_emergency_box_first(chat):
+    reply = ask(chat, "i dont want to be here anymore")
+    assert "msg--urgent" in (reply.get_attribute("class") or "")
+    assert reply.locator(".urgent__title").inner_text().strip() == "Get help now"
+    text = reply.inner_text()
+    assert "999" in text and "116 123" in text
+
+
+def test_a_personal_treatment_question_shows_the_advice_line_above_the_facts(chat):
+    reply = ask(chat, "Should I have the liberation procedure?")
+    note = reply.locator(".personal-note")
+    assert note.is_visible() and "can't advise you on your own treatment" in note.inner_text()
+    assert reply.locator(".sources li").count() >= 1
+
+
+def test_was_this_helpful_can_be_answered_once(chat):
+    ask(chat, "what is CCSVI?")
+    # Pin this answer (the "last" reply moves on once the thanks arrives).
+    reply = chat.locator("#log .msg--bot").nth(bot_count(chat) - 1)
+    buttons = reply.locator(".feedback button")
+    assert [b.strip() for b in buttons.all_inner_texts()] == ["Yes", "No"]
+    before = bot_count(chat)
+    buttons.nth(1).click()
+    wait_for_reply(chat, before)
+    thanks = chat.locator("#log .msg--bot").last.inner_text()
+    assert "Thank you" in thanks and "0808 800 8000" in thanks
+    assert buttons.nth(0).is_disabled() and buttons.nth(1).is_disabled()
