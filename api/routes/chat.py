@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 
 from api.answering import parse_feedback
 from api.deps import RuntimeDep
@@ -31,7 +32,10 @@ def replies_from_rasa(messages: list[dict]) -> list[Reply]:
     for m in messages:
         custom = m.get("custom")
         if isinstance(custom, dict) and custom.get("kind"):
-            replies.append(Reply.model_validate(custom))
+            try:
+                replies.append(Reply.model_validate(custom))
+            except ValidationError:
+                log.error("Rasa sent a reply of the wrong shape; it was dropped")
         elif isinstance(m.get("text"), str) and m["text"].strip():
             options = [{"title": b.get("title", ""), "payload": b.get("payload", "")} for b in m.get("buttons") or []]
             replies.append(Reply(kind="smalltalk", text=m["text"], options=options))
@@ -40,16 +44,18 @@ def replies_from_rasa(messages: list[dict]) -> list[Reply]:
 
 @router.post("/api/chat", response_model=ChatResponse, response_model_exclude_none=False)
 async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> ChatResponse:
+    # A crisis is answered before anything else, the rate limit included.
+    crisis = detect(body.message)
+    if crisis:
+        session_id, _new = runtime.sessions.resolve(body.session_id)
+        log.warning("safety reply given (%s)", crisis.category)
+        return ChatResponse(session_id=session_id, replies=[runtime.answerer.safety(crisis.category)])
     client = request.client.host if request.client else "unknown"
     wait = runtime.limiter.check(client) if runtime.limiter else 0
     if wait:
         raise TooManyRequests("Too many messages: please wait a moment and try again.",
                               headers={"Retry-After": str(int(wait + 0.999))})
     session_id, _new = runtime.sessions.resolve(body.session_id)
-    crisis = detect(body.message)
-    if crisis:
-        log.warning("safety reply given (%s)", crisis.category)
-        return ChatResponse(session_id=session_id, replies=[runtime.answerer.safety(crisis.category)])
     feedback = parse_feedback(body.message)
     if feedback:
         pair_id, helpful = feedback

@@ -156,3 +156,13 @@ def test_openapi_describes_the_contract(app_client):
     for path in ("/api/chat", "/api/search", "/api/qa", "/api/qa/{pair_id}", "/api/qa/import", "/api/qa/export", "/healthz"):
         assert path in paths
     assert "/internal/actions" not in paths
+
+
+def test_a_crisis_gets_the_safety_reply_even_past_the_rate_limit(make_settings):
+    settings = make_settings(chat={"rate_limit_per_minute": 1})
+    with TestClient(create_app(settings)) as client:
+        assert chat(client, "hello").status_code == 200
+        assert chat(client, "hello").status_code == 429
+        r = chat(client, "I want to kill myself")
+        assert r.status_code == 200 and r.json()["replies"][0]["kind"] == "safety"
+        assert "116 123" in r.json()["replies"][0]["text"]
