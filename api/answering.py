@@ -135,14 +135,18 @@ class Answerer:
     def related(self, pair: QAPair) -> list[Option]:
         return [Option(title=p.question, payload=choice_payload(p.id)) for p in self.retriever.related(pair.id)]
 
-    def answer(self, pair: QAPair, score: float, personal: bool = False) -> Reply:
-        citations = [self.citation(s) for s in pair.sources]
-        overdue = bool(pair.review_due and pair.review_due < self.today())
-        payload = AnswerPayload(
+    def payload(self, pair: QAPair, score: float, personal: bool = False) -> AnswerPayload:
+        """The structured answer: text, evidence, caveats, dated citations, review state."""
+        return AnswerPayload(
             id=pair.id, question=pair.question, text=pair.answer, score=round(score, 4), evidence=pair.evidence,
             caveats=list(pair.caveats), reviewed_on=_iso(pair.reviewed_on), review_due=_iso(pair.review_due),
-            review_overdue=overdue, citations=citations, personal_note=PERSONAL_NOTE if personal else None,
+            review_overdue=bool(pair.review_due and pair.review_due < self.today()),
+            citations=[self.citation(s) for s in pair.sources], personal_note=PERSONAL_NOTE if personal else None,
         )
+
+    def answer(self, pair: QAPair, score: float, personal: bool = False) -> Reply:
+        payload = self.payload(pair, score, personal)
+        citations, overdue = payload.citations, payload.review_overdue
         lines = [PERSONAL_NOTE] if personal else []
         lines.append(pair.answer)
         if pair.caveats:

@@ -39,7 +39,7 @@ async def search(
     for h in hits:
         if h.pair:
             p = h.pair
-            answer = answerer.answer(p, h.score).answer
+            answer = answerer.payload(p, h.score)
             results.append(SearchResult(
                 id=p.id, kind="qa", title=p.question, text=p.answer, score=round(h.score, 4), evidence=p.evidence,
                 caveats=list(p.caveats), tags=list(p.tags), citations=answer.citations, status=p.status,
