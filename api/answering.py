@@ -30,9 +30,9 @@ _TELL_MORE = re.compile(r"^(tell me more|more( info(rmation)?| details| please)?
                         r"anything else( about (it|that|this))?|explain more|more about (it|that|this))[\s.?!]*$", re.I)
 FOLLOW_UP_MAX_WORDS = 8
 
-PERSONAL_NOTE = ("I can't advise you on your own treatment: decisions about having a procedure, or about "
-                 "starting, stopping or changing any medicine, are for you and your neurologist or MS nurse. "
-                 "Here are the general facts, with their sources.")
+PERSONAL_LIMIT = ("I can't advise you on your own treatment: decisions about having a procedure, or about "
+                  "starting, stopping or changing any medicine, are for you and your neurologist or MS nurse.")
+PERSONAL_NOTE = PERSONAL_LIMIT + " Here are the general facts, with their sources."
 
 
 def choice_payload(pair_id: str) -> str:
@@ -175,7 +175,7 @@ class Answerer:
         else:
             text = "I'm not sure which of these you mean. Please choose one, or ask in other words."
         if personal:
-            text = PERSONAL_NOTE.replace(" Here are the general facts, with their sources.", "") + " " + text
+            text = f"{PERSONAL_LIMIT} {text}"
         return Reply(kind="clarify", text=text, options=options)
 
     def more_about(self, pair: QAPair) -> Reply:
@@ -202,7 +202,7 @@ class Answerer:
                 "\"liberation procedure\" and multiple sclerosis. For anything else, please contact "
                 f"{self.helpline_text()}. If this is an emergency, call {self.settings.emergency.emergency_number}.")
         if personal:
-            text = PERSONAL_NOTE.replace(" Here are the general facts, with their sources.", "") + " " + text
+            text = f"{PERSONAL_LIMIT} {text}"
         return Reply(kind="fallback", text=text)
 
     def handoff(self) -> Reply:

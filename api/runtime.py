@@ -83,7 +83,6 @@ class Runtime:
     passages: list[Passage]
     sessions: Sessions = field(default_factory=Sessions)
     limiter: RateLimiter | None = None
-    started_at: float = field(default_factory=time.time)
 
     def reindex(self) -> bool:
         """Serve what the store holds now; the old index serves until the new one is ready."""

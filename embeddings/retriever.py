@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,14 +74,6 @@ class Hit:
     dense: float = 0.0
     lexical: float = 0.0
     fused: float = 0.0
-
-    @property
-    def title(self) -> str:
-        return self.pair.question if self.pair else self.passage.title
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self.pair.tags) if self.pair else list(self.passage.tags)
 
 
 @dataclass(frozen=True)
@@ -186,7 +177,6 @@ class Retriever:
         self.scoring = scoring or Scoring()
         self._snapshot: Snapshot | None = None
         self._swap_lock = threading.Lock()
-        self.last_build_seconds: float | None = None
 
     # --- content --------------------------------------------------------------------------
 
@@ -198,11 +188,8 @@ class Retriever:
         """
         published = [p for p in pairs if p.status == "published"]
         with self._swap_lock:
-            start = time.perf_counter()
             previous = self._snapshot.index if self._snapshot else None
             index, built = load_or_build(self.index_root, entries_for(published, passages), self.encoder, previous)
-            if built:
-                self.last_build_seconds = time.perf_counter() - start
             self._snapshot = Snapshot(index, {p.id: p for p in published}, {x.id: x for x in passages})
         return built
 
@@ -211,10 +198,6 @@ class Retriever:
         if self._snapshot is None:
             raise RuntimeError("the retriever has no content loaded")
         return self._snapshot
-
-    @property
-    def ready(self) -> bool:
-        return self._snapshot is not None
 
     # --- scoring --------------------------------------------------------------------------
 

@@ -44,10 +44,10 @@ def replies_from_rasa(messages: list[dict]) -> list[Reply]:
 
 @router.post("/api/chat", response_model=ChatResponse, response_model_exclude_none=False)
 async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> ChatResponse:
+    session_id, _new = runtime.sessions.resolve(body.session_id)
     # A crisis is answered before anything else, the rate limit included.
     crisis = detect(body.message)
     if crisis:
-        session_id, _new = runtime.sessions.resolve(body.session_id)
         log.warning("safety reply given (%s)", crisis.category)
         return ChatResponse(session_id=session_id, replies=[runtime.answerer.safety(crisis.category)])
     client = request.client.host if request.client else "unknown"
@@ -55,7 +55,6 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Chat
     if wait:
         raise TooManyRequests("Too many messages: please wait a moment and try again.",
                               headers={"Retry-After": str(int(wait + 0.999))})
-    session_id, _new = runtime.sessions.resolve(body.session_id)
     feedback = parse_feedback(body.message)
     if feedback:
         pair_id, helpful = feedback

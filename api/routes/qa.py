@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from api.deps import EditorRole, RuntimeDep
 from api.errors import NotFound, PreconditionFailed, PreconditionRequired, ServiceError
 from api.store import Conflict, Missing, StoredPair
+from knowledge.loader import validation_problems
 from knowledge.schema import QACreate, QAPair, slugify
 
 router = APIRouter(prefix="/api/qa", tags=["editors"])
@@ -45,8 +46,7 @@ async def _reindex(runtime) -> None:
 
 
 def _row_errors(exc: ValidationError) -> list[dict]:
-    return [{"field": ".".join(str(x) for x in e["loc"]) or "(pair)", "msg": e["msg"].removeprefix("Value error, ")}
-            for e in exc.errors()]
+    return [{"field": p.field, "msg": p.message} for p in validation_problems(exc, "", "")]
 
 
 @router.get("")
