@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 ROLE ?= staff
 
-.PHONY: help setup run test test-fast token train bench eval validate clean
+.PHONY: help setup run test test-fast token train finetune bench eval validate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,10 @@ token: ## create a token for ROLE (staff, editor or admin) and print it once: ma
 
 train: ## train the Rasa model now if the bot's data changed
 	@$(PY) -m api.cli train-bot
+
+finetune: ## fine-tune the encoder on the published Q&A pairs now (the service uses it from its next start)
+	@scripts/setup.sh
+	@$(PY) -m api.cli finetune
 
 bench: ## latency and throughput figures (prints, never asserts)
 	@scripts/setup.sh --test

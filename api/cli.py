@@ -2,12 +2,14 @@
 
     python -m api.cli token --role staff [--label "helpline desk 3"]
     python -m api.cli train-bot
+    python -m api.cli finetune
 """
 from __future__ import annotations
 
 import argparse
 import secrets
 import sys
+from pathlib import Path
 
 from api.settings import get_settings
 from api.store import ROLES, Store
@@ -33,6 +35,30 @@ def cmd_train(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(_args: argparse.Namespace) -> int:
+    """Fine-tune the encoder on the store's published pairs now; the service uses it from its next start."""
+    import json
+    import logging
+
+    from embeddings.encoder import default_model_path, model_digest
+    from embeddings.finetune import INFO, finetune
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = get_settings()
+    store = Store(settings.database_url)
+    pairs = store.published_pairs()
+    if not pairs:
+        from knowledge.loader import load_pairs
+
+        pairs = load_pairs()  # nothing seeded yet: the shipped files are what the service will serve
+    store.close()
+    base = Path(settings.encoder.model_path).expanduser() if settings.encoder.model_path else default_model_path()
+    target = finetune(base, model_digest(base), pairs, settings.finetune_dir)
+    print(json.dumps(json.loads((target / INFO).read_text()), indent=2))
+    print(f"in use from the next start: {target}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     t.set_defaults(func=cmd_token)
     b = sub.add_parser("train-bot", help="train the Rasa model if the bot's data changed")
     b.set_defaults(func=cmd_train)
+    f = sub.add_parser("finetune", help="fine-tune the encoder on the published pairs (used from the next start)")
+    f.set_defaults(func=cmd_finetune)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -10,15 +10,18 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from api.answering import Answerer
 from api.rasa_runtime import RasaRuntime
 from api.settings import Settings
 from api.store import Store
-from embeddings.encoder import SentenceEncoder
+from embeddings.encoder import SentenceEncoder, default_model_path, model_digest
+from embeddings.finetune import current, finetune
 from embeddings.retriever import Retriever
 from knowledge.loader import load_pairs
 from knowledge.passages import Passage, load_passages
+from knowledge.schema import QAPair
 
 log = logging.getLogger("faqbot")
 
@@ -89,14 +92,40 @@ class Runtime:
         return self.retriever.load(self.store.published_pairs(), self.passages)
 
 
+def encoder_path(settings: Settings, pairs: list[QAPair], train: bool = True) -> Path | None:
+    """The model folder to encode with: the fine-tuned one when enabled (trained now if missing), else the base.
+
+    None means the packaged all-MiniLM-L6-v2. A failed fine-tuning is logged and the base model serves.
+    """
+    configured = Path(settings.encoder.model_path).expanduser() if settings.encoder.model_path else None
+    if not settings.encoder.finetune:
+        return configured
+    base = configured or default_model_path()
+    base_id = model_digest(base)
+    tuned = current(settings.finetune_dir, base_id)
+    if tuned is None and train:
+        try:
+            tuned = finetune(base, base_id, pairs, settings.finetune_dir)
+        except Exception:  # noqa: BLE001 - the service must start; the base model still answers
+            log.exception("fine-tuning the encoder failed; serving with the base model")
+    return tuned or configured
+
+
+def load_encoder(settings: Settings, store: Store) -> SentenceEncoder:
+    path = encoder_path(settings, store.published_pairs())
+    encoder = SentenceEncoder(path, backend=settings.encoder.backend, cache_dir=settings.encoder_cache_dir,
+                              cache_size=settings.encoder.cache_size)
+    log.info("encoder: %s (%s)", encoder.model_id, encoder.model_path)
+    return encoder
+
+
 def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)
     report = store.seed(load_pairs())
     log.info("store: %d created, %d updated from knowledge/, %d editor changes kept", report.created,
              report.updated, report.kept_editor_changes)
-    encoder = SentenceEncoder(settings.encoder.model_path or None, backend=settings.encoder.backend,
-                              cache_dir=settings.encoder_cache_dir, cache_size=settings.encoder.cache_size)
+    encoder = load_encoder(settings, store)
     retriever = Retriever(encoder, settings.data_dir / "index", settings.retrieval.thresholds(),
                           settings.retrieval.scoring())
     runtime = Runtime(settings=settings, store=store, encoder=encoder, retriever=retriever,

@@ -24,8 +24,10 @@ class EncoderSettings(BaseModel):
     model_path: str = ""
     backend: str = Field("onnx", pattern="^(onnx|torch)$")
     cache_size: int = Field(2048, ge=0)
-    # Where the ONNX export is kept. Empty: <data_dir>/encoder.
+    # Where the ONNX export (and the fine-tuned model) is kept. Empty: <data_dir>/encoder.
     cache_dir: str = ""
+    # Fine-tune the encoder on the knowledge base's own alternates on first start (embeddings/finetune.py).
+    finetune: bool = True
 
 
 class RetrievalSettings(BaseModel):
@@ -35,23 +37,29 @@ class RetrievalSettings(BaseModel):
     clarify_threshold: float = Field(Thresholds.clarify, ge=0, le=1)
     clarify_margin: float = Field(Thresholds.margin, ge=0, le=1)
     clarify_options: int = Field(Thresholds.options, ge=2, le=5)
+    ask_on_unknown_names: bool = Thresholds.ask_on_unknown_names
     historical_after_years: int = Field(5, ge=0)
     lexical_weight: float = Field(Scoring.lexical_weight, ge=0)
     lexical_saturation: float = Field(Scoring.lexical_saturation, gt=0)
     lexical_per_term: bool = Scoring.lexical_per_term
     answer_weight: float = Field(Scoring.answer_weight, ge=0)
     split_sentences: bool = Scoring.split_sentences
+    spelling: bool = Scoring.spelling
     calibration_a: float = Scoring.calibration_a
     calibration_b: float = Scoring.calibration_b
+    calibration_rare: float = Scoring.calibration_rare
+    calibration_unknown: float = Scoring.calibration_unknown
 
     def thresholds(self) -> Thresholds:
-        return Thresholds(self.answer_threshold, self.clarify_threshold, self.clarify_margin, self.clarify_options)
+        return Thresholds(self.answer_threshold, self.clarify_threshold, self.clarify_margin, self.clarify_options,
+                          self.ask_on_unknown_names)
 
     def scoring(self) -> Scoring:
         return Scoring(lexical_weight=self.lexical_weight, lexical_saturation=self.lexical_saturation,
                        answer_weight=self.answer_weight, lexical_per_term=self.lexical_per_term,
-                       split_sentences=self.split_sentences, calibration_a=self.calibration_a,
-                       calibration_b=self.calibration_b)
+                       split_sentences=self.split_sentences, spelling=self.spelling,
+                       calibration_a=self.calibration_a, calibration_b=self.calibration_b,
+                       calibration_rare=self.calibration_rare, calibration_unknown=self.calibration_unknown)
 
     @model_validator(mode="after")
     def _ordered(self) -> "RetrievalSettings":
@@ -143,6 +151,10 @@ class Settings(BaseSettings):
     @property
     def encoder_cache_dir(self) -> Path:
         return Path(self.encoder.cache_dir).expanduser().resolve() if self.encoder.cache_dir else self.data_dir / "encoder"
+
+    @property
+    def finetune_dir(self) -> Path:
+        return self.encoder_cache_dir / "finetuned"
 
     @property
     def log_dir(self) -> Path:

@@ -47,7 +47,8 @@ class SentenceEncoder:
         if not source.is_dir():
             raise FileNotFoundError(f"encoder model folder not found: {source}")
         name = DEFAULT_MODEL_NAME if not model_path else source.name
-        self.model_id = f"{name}@{_folder_digest(source)}"
+        self.model_path = source
+        self.model_id = f"{name}@{model_digest(source)}"
         if backend == "onnx":
             self._model = _load_onnx(SentenceTransformer, source, cache_dir, self.model_id)
         elif backend == "torch":
@@ -85,13 +86,18 @@ class SentenceEncoder:
         return vec
 
 
-def _folder_digest(folder: Path) -> str:
-    """A short digest of the model's weights and config, so a changed model rebuilds the index."""
+def model_digest(folder: Path) -> str:
+    """A short digest of the model's weights and config, so a changed model rebuilds the index.
+
+    By content, not size: a fine-tuned model has the same file sizes as its base.
+    """
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.suffix in {".json", ".safetensors", ".bin", ".txt", ".onnx"} and "onnx" not in p.parts:
             h.update(str(p.relative_to(folder)).encode())
-            h.update(str(p.stat().st_size).encode())
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
     return h.hexdigest()[:12]
 
 

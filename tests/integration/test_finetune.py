@@ -1,0 +1,89 @@
+"""Fine-tuning the real encoder on CPU: saved under the data directory, used when present, crash-safe."""
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from api.runtime import encoder_path
+from embeddings.encoder import SentenceEncoder, default_model_path, model_digest
+from embeddings.finetune import CURRENT, INFO, Recipe, current, finetune, training_examples
+from knowledge.loader import load_pairs
+from tests.conftest import TEST_CACHE
+
+pytestmark = pytest.mark.integration
+
+SMALL = Recipe(epochs=1, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return load_pairs()[:14]
+
+
+@pytest.fixture(scope="module")
+def base_id():
+    return model_digest(default_model_path())
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory, pairs, base_id):
+    root = tmp_path_factory.mktemp("encoder") / "finetuned"  # as <encoder cache dir>/finetuned
+    return root, finetune(default_model_path(), base_id, pairs, root, SMALL)
+
+
+def own_question_similarity(encoder: SentenceEncoder, pairs) -> float:
+    ex = training_examples(pairs)
+    a = encoder.encode([e.anchor for e in ex])
+    q = encoder.encode([e.positive for e in ex])
+    return float(np.mean(np.sum(a * q, axis=1)))
+
+
+def test_the_model_is_saved_with_what_it_was_made_from_and_becomes_current(tuned, pairs, base_id):
+    root, path = tuned
+    info = json.loads((path / INFO).read_text())
+    assert info["base_model_id"] == base_id and info["pairs"] == len(pairs)
+    assert info["examples"] == len(training_examples(pairs)) and info["loss_last"] < info["loss_first"]
+    assert current(root, base_id) == path
+    assert current(root, "another-base") is None  # a model made from another base is not used
+
+
+def test_the_tuned_encoder_brings_visitors_wordings_closer_to_their_questions(tuned, pairs, encoder):
+    _, path = tuned
+    tuned_encoder = SentenceEncoder(path, backend="onnx", cache_dir=TEST_CACHE / "encoder")
+    assert tuned_encoder.model_id != encoder.model_id  # so every index is rebuilt for it
+    assert own_question_similarity(tuned_encoder, pairs) > own_question_similarity(encoder, pairs) + 0.02
+
+
+def test_the_same_content_is_not_trained_twice(tuned, pairs, base_id):
+    root, path = tuned
+    created = json.loads((path / INFO).read_text())["created"]
+    again = finetune(default_model_path(), base_id, pairs, root, SMALL)
+    assert again == path and json.loads((path / INFO).read_text())["created"] == created
+
+
+def test_a_crash_while_training_leaves_the_current_model_in_use(tuned, pairs, base_id, monkeypatch):
+    root, path = tuned
+    from sentence_transformers import SentenceTransformer
+
+    def crash(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(SentenceTransformer, "save_pretrained", crash)
+    with pytest.raises(OSError):
+        finetune(default_model_path(), base_id, pairs[:6], root, SMALL)
+    assert current(root, base_id) == path
+    assert (root / CURRENT).read_text() == path.name
+
+
+def test_the_service_uses_the_model_when_enabled_and_starts_on_the_base_when_training_fails(
+        tuned, make_settings, caplog):
+    root, path = tuned
+    settings = make_settings(encoder={"finetune": True, "cache_dir": str(root.parent)})
+    assert settings.finetune_dir == root
+    assert encoder_path(settings, []) == path  # present: used, nothing trained
+    assert encoder_path(make_settings(encoder={"finetune": False, "cache_dir": str(root.parent)}), []) is None
+    empty = make_settings(encoder={"finetune": True, "cache_dir": str(root.parent / "elsewhere")})
+    with caplog.at_level(logging.ERROR, logger="faqbot"):
+        assert encoder_path(empty, []) is None  # nothing to train on: the base model serves
+    assert "fine-tuning the encoder failed" in caplog.text
