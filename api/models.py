@@ -100,6 +100,7 @@ class SearchDecision(BaseModel):
 
     kind: Literal["answer", "clarify", "fallback"]
     ids: list[str] = Field(default_factory=list)
+    corrections: dict[str, str] = Field(default_factory=dict, description="typos mended before searching")
 
 
 class SearchResponse(BaseModel):

@@ -3,19 +3,26 @@
 The bot's custom action, the direct chat path and the staff search all call this module, with the
 same settings from config.yml.
 
+First the query's typos are mended against the searched collection's own words (embeddings/query.py).
+
 How an item (a Q&A pair or an article passage) is scored for a query:
 - dense: cosine similarity (FAISS, inner product on normalised vectors) of the query with each of
   the item's texts: the best of a pair's question and alternates (or the passage), plus
-  answer_weight times the similarity with the pair's answer. A long query is also split into
-  sentences and the best sentence counts too, because a visitor's question often sits inside a
-  paragraph of context.
+  answer_weight times the similarity with the pair's answer (0 by default). With split_sentences
+  (off by default: it did not help on the measured sets) each sentence of a long query counts too.
+  The encoder is the one fine-tuned on the knowledge base's alternates when present
+  (embeddings/finetune.py).
 - lexical: BM25 over the item's whole text, squashed onto 0..1 by s / (s + lexical_saturation),
   a fixed scale (not relative to the query's best hit), so a query that shares one rare word with
   the knowledge base does not look like a perfect lexical match.
 - fused: dense + lexical_weight * lexical. The weights were chosen on the dev split of
   tests/eval (see `make eval`), never on the held-out part.
-- confidence: Platt scaling of the fused score of the top item, sigmoid(a * fused + b), fitted on
-  the dev split so that it estimates the chance that the top item answers the question.
+- confidence: a logistic model of the top item's fused score and of two facts about the query's
+  words (how many the collection never uses that are rare in English, and the share of its content
+  words the collection never uses), fitted on the dev split (tests/eval/tune.py) so that it
+  estimates the chance that the top item answers the question.
+- decision: answer at or above the answer threshold, unless the best two are too close or the query
+  names something the collection never mentions; "did you mean" between the thresholds; fallback below.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ import numpy as np
 from embeddings.encoder import SentenceEncoder
 from embeddings.index import Entry, VectorIndex, load_or_build
 from embeddings.lexical import LexicalIndex
+from embeddings.query import QueryAnalysis, Vocabulary
 from knowledge.passages import Passage
 from knowledge.schema import QAPair
 
@@ -45,6 +53,7 @@ class Thresholds:
     clarify: float = 0.3
     margin: float = 0.02
     options: int = 3
+    ask_on_unknown_names: bool = True
 
 
 @dataclass(frozen=True)
@@ -55,11 +64,16 @@ class Scoring:
     lexical_per_term: bool = True
     split_sentences: bool = False
     min_sentence_words: int = 3
-    calibration_a: float = 8.014
-    calibration_b: float = -6.689
+    spelling: bool = True
+    calibration_a: float = 6.212
+    calibration_b: float = -3.759
+    calibration_rare: float = -0.442
+    calibration_unknown: float = -2.186
 
-    def confidence(self, fused: float) -> float:
+    def confidence(self, fused: float, query: QueryAnalysis | None = None) -> float:
         z = self.calibration_a * fused + self.calibration_b
+        if query is not None:
+            z += self.calibration_rare * query.rare_unknown + self.calibration_unknown * query.unknown_share
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
@@ -124,8 +138,9 @@ class Snapshot:
             else:
                 self._docs.append(passages[k].text)
         self.lexical = LexicalIndex(self.keys, self._docs)
-        # BM25 of a tagged collection uses that collection's own word statistics, built on first use.
-        self._tag_lexical: dict[str, tuple[np.ndarray, LexicalIndex | None]] = {}
+        self.vocabulary = Vocabulary(self._docs)
+        # A tagged collection has its own BM25 statistics and vocabulary, built on first use.
+        self._tag_lexical: dict[str, tuple[np.ndarray, LexicalIndex | None, Vocabulary]] = {}
         self._lock = threading.Lock()
         self.related: dict[str, list[QAPair]] = {}
         # Item masks for filters. "citable": pairs that cite a source, the only ones visitors are answered from.
@@ -140,17 +155,25 @@ class Snapshot:
             for t in item.tags:
                 self._tags.setdefault(t, np.zeros(len(self.keys), dtype=bool))[i] = True
 
+    def _collection(self, tag: str) -> tuple[np.ndarray, LexicalIndex | None, Vocabulary]:
+        with self._lock:
+            if tag not in self._tag_lexical:
+                members = np.flatnonzero(self._tags.get(tag, np.zeros(len(self.keys), dtype=bool)))
+                docs = [self._docs[i] for i in members]
+                index = LexicalIndex([self.keys[i] for i in members], docs) if len(members) else None
+                self._tag_lexical[tag] = (members, index, Vocabulary(docs))
+            return self._tag_lexical[tag]
+
+    def analyse(self, query: str, tag: str | None, correct: bool) -> QueryAnalysis:
+        """Typos mended against the searched collection's words, and the words it never uses."""
+        vocabulary = self.vocabulary if tag is None else self._collection(tag)[2]
+        return vocabulary.analyse(query, correct=correct)
+
     def lexical_scores(self, query: str, tag: str | None, per_term: bool) -> np.ndarray:
         """BM25 of every item (0 outside the tag's collection when a tag is given)."""
         if tag is None:
             return self.lexical.scores(query, per_term=per_term)
-        with self._lock:
-            if tag not in self._tag_lexical:
-                members = np.flatnonzero(self._tags.get(tag, np.zeros(len(self.keys), dtype=bool)))
-                index = LexicalIndex([self.keys[i] for i in members], [self._docs[i] for i in members]) \
-                    if len(members) else None
-                self._tag_lexical[tag] = (members, index)
-            members, index = self._tag_lexical[tag]
+        members, index, _ = self._collection(tag)
         out = np.zeros(len(self.keys), np.float32)
         if index is not None:
             out[members] = index.scores(query, per_term=per_term)
@@ -255,6 +278,8 @@ class Retriever:
         mask = snap.mask(tag, kind)
         if mask is not None and not mask.any():
             return []
+        analysis = snap.analyse(query, tag, self.scoring.spelling)
+        query = analysis.text
         n_rows = max(128, k * 32)
         dense = np.zeros(len(snap.keys), np.float32)
         best_row = np.full(len(snap.keys), -1, np.int64)
@@ -283,7 +308,10 @@ class Retriever:
             key = snap.keys[i]
             row = best_row[i]
             fld = snap.index.entries[row].field if row >= 0 else "lexical"
-            conf = self.scoring.confidence(float(fused[i])) if mode == "hybrid" else float(min(1.0, max(0.0, fused[i])))
+            if mode == "hybrid":
+                conf = self.scoring.confidence(float(fused[i]), analysis)
+            else:
+                conf = float(min(1.0, max(0.0, fused[i])))
             common = dict(score=conf, field=fld, dense=float(max(dense[i], 0.0)), lexical=float(lexical[i]),
                           fused=float(fused[i]))
             if key in snap.pairs:
@@ -291,6 +319,10 @@ class Retriever:
             else:
                 hits.append(Hit(key, "passage", passage=snap.passages[key], **common))
         return hits
+
+    def analyse(self, query: str, tag: str | None = None) -> QueryAnalysis:
+        """The typos search would mend in this query, and the words the collection never uses."""
+        return self.snapshot.analyse(query, tag, self.scoring.spelling)
 
     def decide(self, query: str) -> Decision:
         """Answer, clarify or fall back, by the thresholds in config.yml."""
@@ -300,7 +332,10 @@ class Retriever:
             return Decision("fallback", [])
         top = hits[0]
         close = len(hits) > 1 and top.fused - hits[1].fused < t.margin
-        if top.score >= t.answer and not close:
+        # A question naming something the knowledge base never mentions ("side effects of baclofen")
+        # may look like one it answers ("what are the risks of the procedure?"): ask, never assume.
+        unheard_of = t.ask_on_unknown_names and self.analyse(query).rare_unknown > 0
+        if top.score >= t.answer and not close and not unheard_of:
             return Decision("answer", [top])
         candidates = [h for h in hits if h.score >= t.clarify][: t.options]
         return Decision("clarify", candidates)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -32,7 +31,8 @@ async def search(
     decision = None
     if explain:
         d = await asyncio.to_thread(runtime.retriever.decide, query)
-        decision = SearchDecision(kind=d.kind, ids=[h.key for h in d.hits])
+        analysis = runtime.retriever.analyse(query, tag)
+        decision = SearchDecision(kind=d.kind, ids=[h.key for h in d.hits], corrections=analysis.corrections)
     answerer = runtime.answerer
     counts = await asyncio.to_thread(runtime.store.feedback_counts) if any(h.pair for h in hits) else {}
     results = []

@@ -2,10 +2,12 @@
 
     .venv/bin/python -m tests.eval.tune
 
-Fits Platt scaling of the top fused score of the hybrid as configured in config.yml (label: the
-top item is a right answer to an in-scope question; out-of-scope questions are all wrong), prints
-how well the confidence is calibrated and what each clarify threshold would cost, for choosing the
-thresholds. Copy the values into config.yml (retrieval section). The held-out split is never read.
+Fits the confidence: a logistic regression of "the top pair answers the question" (out-of-scope
+questions are all wrong) on the top fused score of the hybrid as configured in config.yml and on
+two facts about the query's words (embeddings/query.py: words the knowledge base never uses that
+are rare in English, and the share of content words it never uses). Prints how well the confidence
+is calibrated, with and without the word features, and what each clarify threshold would cost, for
+choosing the thresholds. Copy the values into config.yml (retrieval section). The held-out split is never read.
 
 The fusion weights themselves were chosen by a grid over the dev split and the two public
 benchmarks together, taking the setting that improved R@1 over dense alone on all three rather
@@ -14,12 +16,12 @@ points on both public sets).
 """
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from api.runtime import encoder_path
 from api.settings import get_settings
 from embeddings.encoder import SentenceEncoder
 from embeddings.retriever import Retriever, Thresholds
@@ -29,57 +31,70 @@ from tests.conftest import TEST_CACHE
 from tests.eval.metrics import dev_set, out_of_scope, ranking
 
 
-def fit_platt(x: np.ndarray, y: np.ndarray, iters: int = 200) -> tuple[float, float]:
-    """Logistic regression of y on one feature, by Newton's method."""
-    a, b = 1.0, 0.0
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iters: int = 100) -> np.ndarray:
+    """Logistic regression of y on the columns of x (plus an intercept, last), by Newton's method."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    penalty = l2 * np.eye(len(w))
+    penalty[-1, -1] = 0.0
     for _ in range(iters):
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        w = p * (1 - p) + 1e-9
-        g = np.array([np.sum((p - y) * x), np.sum(p - y)])
-        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)
+        p = 1 / (1 + np.exp(-(xb @ w)))
+        g = xb.T @ (p - y) + penalty @ w
+        h = (xb * (p * (1 - p) + 1e-9)[:, None]).T @ xb + penalty + 1e-9 * np.eye(len(w))
         step = np.linalg.solve(h, g)
-        a, b = a - step[0], b - step[1]
+        w -= step
         if np.abs(step).max() < 1e-8:
             break
-    return float(a), float(b)
+    return w
+
+
+def features(r: Retriever, query: str) -> tuple[list[float], str]:
+    """(fused score of the top pair, rare unknown words, unknown share), and the top pair's id."""
+    top = r.search(query, 1, kind="qa")[0]
+    analysis = r.snapshot.analyse(query, None, r.scoring.spelling)
+    return [top.fused, analysis.rare_unknown, analysis.unknown_share], top.key
 
 
 def main() -> None:
-    encoder = SentenceEncoder(backend="onnx", cache_dir=TEST_CACHE / "encoder")
+    settings = get_settings()
+    settings.encoder.cache_dir = str(TEST_CACHE / "encoder")
+    # The encoder the service would use: the fine-tuned one when encoder.finetune is on (trained if missing).
+    encoder = SentenceEncoder(encoder_path(settings, load_pairs()), backend="onnx",
+                              cache_dir=settings.encoder_cache_dir)
+    print(f"encoder: {encoder.model_id}")
     with tempfile.TemporaryDirectory() as d:
         r = Retriever(encoder, Path(d), Thresholds())
         r.load(load_pairs(), load_passages())
         dev, oos = dev_set("dev"), out_of_scope("dev")
         print(f"dev split: {len(dev)} questions, {len(oos)} out of scope")
-        for mode in ("bm25", "dense"):
+        r.scoring = settings.retrieval.scoring()
+        for mode in ("bm25", "dense", "hybrid"):
             res = [([h.key for h in r.search(q["query"], 10, kind="qa", mode=mode)], set(q["expected"])) for q in dev]
             print(f"  {mode:<6} {ranking(res).row()}")
-        r.scoring = get_settings().retrieval.scoring()
-        m = ranking([([h.key for h in r.search(q["query"], 10, kind="qa")], set(q["expected"])) for q in dev])
-        print(f"  hybrid (config.yml) {m.row()}")
         x, y = [], []
         for q in dev:
-            top = r.search(q["query"], 1, kind="qa")[0]
-            x.append(top.fused)
-            y.append(float(top.key in set(q["expected"])))
+            f, key = features(r, q["query"])
+            x.append(f)
+            y.append(float(key in set(q["expected"])))
         for q in oos:
-            top = r.search(q["query"], 1, kind="qa")[0]
-            x.append(top.fused)
+            x.append(features(r, q["query"])[0])
             y.append(0.0)
-        a, b = fit_platt(np.array(x), np.array(y))
-        print(f"calibration: a {a:.3f}, b {b:.3f}")
-        probs = 1 / (1 + np.exp(-(a * np.array(x) + b)))
-        for lo, hi in ((0, .2), (.2, .4), (.4, .6), (.6, .8), (.8, 1.01)):
-            sel = (probs >= lo) & (probs < hi)
-            if sel.any():
-                print(f"  confidence {lo:.1f}-{min(hi, 1):.1f}: {sel.sum():3d} queries, right {np.mean(np.array(y)[sel]):.2f}")
-        in_fused = np.array(x[: len(dev)])
-        oos_fused = np.array(x[len(dev):])
-        for t in (0.1, 0.2, 0.3, 0.4, 0.5):
-            f = math.log(t / (1 - t))
-            cut = (f - b) / a
-            print(f"  clarify_threshold {t:.2f}: OOS caught {np.mean(oos_fused < cut):.3f}, "
-                  f"in-scope lost {np.mean(in_fused < cut):.3f}")
+        xs, ys = np.array(x), np.array(y)
+        for cols, label in (([0], "fused score alone"), ([0, 1, 2], "fused score + unknown words")):
+            w = fit_logistic(xs[:, cols], ys)
+            z = xs[:, cols] @ w[:-1] + w[-1]
+            probs = 1 / (1 + np.exp(-z))
+            print(f"\ncalibration on {label}: weights {np.round(w[:-1], 3).tolist()}, intercept {w[-1]:.3f}")
+            for lo, hi in ((0, .2), (.2, .4), (.4, .6), (.6, .8), (.8, 1.01)):
+                sel = (probs >= lo) & (probs < hi)
+                if sel.any():
+                    print(f"  confidence {lo:.1f}-{min(hi, 1):.1f}: {sel.sum():3d} queries, right {ys[sel].mean():.2f}")
+            n_in = len(dev)
+            for t in (0.1, 0.2, 0.3, 0.4, 0.5):
+                print(f"  clarify_threshold {t:.2f}: OOS caught {np.mean(probs[n_in:] < t):.3f}, "
+                      f"in-scope lost {np.mean(probs[:n_in] < t):.3f}")
+        print("\nconfig.yml (retrieval): calibration_a, calibration_rare, calibration_unknown, calibration_b =",
+              ", ".join(f"{v:.3f}" for v in w))
 
 
 if __name__ == "__main__":

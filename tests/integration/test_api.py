@@ -166,3 +166,17 @@ def test_a_crisis_gets_the_safety_reply_even_past_the_rate_limit(make_settings):
         r = chat(client, "I want to kill myself")
         assert r.status_code == 200 and r.json()["replies"][0]["kind"] == "safety"
         assert "116 123" in r.json()["replies"][0]["text"]
+
+
+def test_search_mends_typos_and_says_so_and_serves_the_fine_tuned_encoder(app_client):
+    assert app_client.get("/healthz").json()["index"]["model"].startswith("finetuned-")
+    token = make_token(app_client.app.state.runtime, "staff")
+    h = {"Authorization": f"Bearer {token}"}
+    r = app_client.get("/api/search", params={"q": "wich juglar viens are afected", "explain": "true"}, headers=h)
+    body = r.json()
+    assert body["decision"]["corrections"] == {"wich": "which", "juglar": "jugular", "viens": "veins",
+                                               "afected": "affected"}
+    assert body["results"][0]["id"] == "ccsvi-veins-involved"
+    assert body["query"] == "wich juglar viens are afected"  # staff see what they typed
+    off = app_client.get("/api/search", params={"q": "side effects of baclofen", "explain": "true"}, headers=h).json()
+    assert off["decision"]["corrections"] == {} and off["decision"]["kind"] != "answer"  # asked, never assumed

@@ -1,0 +1,92 @@
+"""What a query's words say before any search: typos to mend, and words the collection never uses.
+
+Visitors type "juglar vien" and "canadain liberation trail"; about one question in five in our dev
+set has a misspelling. The encoder splits a misspelt word into pieces that mean little, and BM25
+does not match it at all. So a word the collection does not contain, and that is not an ordinary
+English word either (word frequency from `wordfreq`), is replaced by the collection's word that is
+one edit away (two for long words; never two substitutions, which would turn "conection" into
+"condition").
+
+A word that is neither in the collection nor a typo of one of its words is evidence that the
+question is about something the collection does not cover ("is ocrevus covered by the nhs",
+"side effects of baclofen"). Two figures feed the confidence (see retriever.Scoring): how many such
+words are rare in English (names of drugs, places, organisations), and what share of the query's
+content words the collection never uses.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein, Indel
+
+_WORD = re.compile(r"[A-Za-z]+")
+# Words this frequent in English (Zipf scale: 3 = once per million words) are never "corrected".
+COMMON_ZIPF = 3.0
+# A word the collection never uses that is rarer than this names something specific.
+RARE_ZIPF = 3.5
+# Function words: never corrected and never evidence of a topic.
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing done down during each few for from further get gets got had
+has have having he her here hers him his how i if in into is it its just me more most my no nor not now of
+off on once only or other our ours out over own same she should so some such than that the their theirs them
+then there these they this those through to too under until up very was we were what when where which while
+who whom why will with would you your yours u ur im ive dont cant wont isnt whats hows thats
+""".split())
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    text: str  # the query with typos mended (the original when nothing changed)
+    corrections: dict[str, str] = field(default_factory=dict)
+    rare_unknown: int = 0  # words the collection never uses that are rare in English
+    unknown_share: float = 0.0  # share of the content words that the collection never uses
+
+
+@lru_cache(maxsize=65536)
+def zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+class Vocabulary:
+    """The words of one collection, for mending typos and spotting words it never uses."""
+
+    def __init__(self, documents: list[str]):
+        self.counts = Counter(w for d in documents for w in _WORD.findall(d.lower()))
+        self._choices = [w for w in self.counts if len(w) >= 3]
+
+    def __contains__(self, word: str) -> bool:
+        return word.lower() in self.counts
+
+    def correction(self, word: str) -> str | None:
+        """The collection's word this one is a typo of, if it is one."""
+        w = word.lower()
+        if len(w) < 4 or w in self.counts or w in STOP_WORDS or zipf(w) >= COMMON_ZIPF:
+            return None
+        limit = 1 if len(w) <= 6 else 2
+        found = process.extract(w, self._choices, scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=8)
+        found = [(c, d) for c, d, _ in found if Indel.distance(w, c) <= 2]
+        if not found:
+            return None
+        # Fewest edits; then fewest inserted or dropped letters (a missed key is commoner than a wrong one).
+        return min(found, key=lambda x: (x[1], Indel.distance(w, x[0]), -self.counts[x[0]], x[0]))[0]
+
+    def analyse(self, query: str, correct: bool = True) -> QueryAnalysis:
+        corrections: dict[str, str] = {}
+        if correct:
+            for w in {m.lower() for m in _WORD.findall(query)}:
+                fixed = self.correction(w)
+                if fixed:
+                    corrections[w] = fixed
+        text = _WORD.sub(lambda m: corrections.get(m.group(0).lower(), m.group(0)), query) if corrections else query
+        content = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOP_WORDS and len(w) >= 3]
+        unknown = [w for w in content if w not in self.counts]
+        rare = sum(zipf(w) < RARE_ZIPF for w in set(unknown))
+        share = len(unknown) / len(content) if content else 0.0
+        return QueryAnalysis(text, corrections, rare, share)

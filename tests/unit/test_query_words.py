@@ -1,0 +1,57 @@
+"""Mending typos against a collection's words, and spotting words it never uses (embeddings/query.py)."""
+import pytest
+
+from embeddings.query import Vocabulary
+
+pytestmark = pytest.mark.unit
+
+DOCS = [
+    "Which veins are involved in CCSVI? The jugular veins in the neck and the azygos vein.",
+    "The Canadian trial of the liberation procedure found no benefit.",
+    "Narrowed veins and MS? Professor Traboulsee found no link. What condition is it?",
+]
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return Vocabulary(DOCS)
+
+
+@pytest.mark.parametrize("query, fixed", [
+    ("is the ccsvi problem in the juglar vien", "is the ccsvi problem in the jugular vein"),
+    ("Canadain liberation trial", "canadian liberation trial"),
+    ("trabulsee study", "traboulsee study"),
+    ("the libertion procedure", "the liberation procedure"),
+])
+def test_a_misspelt_word_of_the_collection_is_mended(vocab, query, fixed):
+    assert vocab.analyse(query).text.lower() == fixed
+
+
+@pytest.mark.parametrize("query", [
+    "is it in vain",  # an ordinary English word one edit from "vein" stays as typed
+    "the conection with ms",  # two substitutions from "condition": not a typo of it
+    "side effects of baclofen",  # nothing in the collection is near it
+    "who is ur neuro",
+])
+def test_words_that_are_not_typos_of_the_collection_are_left_alone(vocab, query):
+    a = vocab.analyse(query)
+    assert a.text == query and a.corrections == {}
+
+
+def test_the_nearest_word_wins():
+    vocab = Vocabulary(DOCS + ["Is there a connection?"])
+    assert vocab.analyse("the conection with ms").text == "the connection with ms"
+
+
+def test_rare_words_the_collection_never_uses_are_counted(vocab):
+    inside = vocab.analyse("which veins are involved in ccsvi")
+    assert inside.rare_unknown == 0 and inside.unknown_share == 0.0
+    outside = vocab.analyse("is ocrevus covered by the nhs")
+    assert outside.rare_unknown >= 1 and outside.unknown_share == 1.0
+    mended = vocab.analyse("juglar vien")
+    assert mended.rare_unknown == 0 and mended.unknown_share == 0.0
+
+
+def test_spelling_can_be_turned_off(vocab):
+    a = vocab.analyse("juglar vien", correct=False)
+    assert a.text == "juglar vien" and a.corrections == {} and a.unknown_share == 1.0
