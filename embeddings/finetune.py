@@ -1,8 +1,9 @@
 """Fine-tunes the encoder on the knowledge base's own questions and alternates, on CPU.
 
 Each alternate wording of a pair is trained towards the pair's question with sentence-transformers'
-MultipleNegativesRankingLoss: the other questions in the batch are the negatives, and no batch
-holds two examples of one pair, so a pair is never its own negative. Nothing else is trained on:
+MultipleNegativesRankingLoss: the other questions in the batch are the negatives, plus one hard
+negative per example (see training_examples), and no batch holds two examples of one pair, so a
+pair is never its own negative. Nothing else is trained on:
 the dev set and the third-party benchmarks are only ever used to measure (`make eval`).
 
 Measured (`make eval`, see the closing note of issue 4): R@1 on the held-out questions and on the
@@ -22,13 +23,16 @@ import logging
 import math
 import os
 import random
+import re
 import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
+from embeddings.query import STOP_WORDS, zipf
 from knowledge.schema import QAPair
 
 log = logging.getLogger("faqbot")
@@ -46,24 +50,66 @@ class Recipe:
     learning_rate: float = 2e-5
     warmup: float = 0.1
     seed: int = 42
+    # Topic swaps: see training_examples. Words at or above this English frequency (Zipf) are kept.
+    topic_swap: bool = True
+    swap_max_zipf: float = 4.5
 
 
 @dataclass(frozen=True)
 class Example:
     anchor: str  # how a visitor might ask
     positive: str  # the pair's question
+    negative: str  # a question that must not match: the same question about another topic, or another pair's
     group: str  # the pair id: one example of a pair per batch
 
 
-def training_examples(pairs: list[QAPair]) -> list[Example]:
-    """(alternate -> question) for every published pair, sorted so the same content trains the same model."""
-    out = []
-    for p in sorted(pairs, key=lambda p: p.id):
-        if p.status != "published":
-            continue
-        for alt in p.alternates:
-            if alt.strip() and alt.strip().lower() != p.question.strip().lower():
-                out.append(Example(alt.strip(), p.question.strip(), p.id))
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+@lru_cache(maxsize=1)
+def _swap_words() -> list[str]:
+    """Ordinary English words to stand in for a topic."""
+    from wordfreq import top_n_list
+
+    words = [w for w in top_n_list("en", 40000) if w.isalpha() and len(w) >= 5 and 2.5 <= zipf(w) <= 4.5]
+    return sorted(words)
+
+
+def training_examples(pairs: list[QAPair], recipe: Recipe = Recipe()) -> list[Example]:
+    """(alternate -> question) for every published pair, in a fixed order so the same content trains the same model.
+
+    Every question in our knowledge base is about CCSVI, so plain training teaches the model to tell
+    question *intents* apart ("is it safe?" from "does it work?") and to care less about the *topic*,
+    which other collections need. Topic swaps keep the topic in play: the specific words an alternate
+    shares with its question ("liberation", "procedure", "zamboni") are replaced, in both, by the same
+    ordinary English word, giving a second example ("is the harbour safe?" -> "What are the risks of
+    the harbour?"), and each example's hard negative is the same question about the other topic.
+    Measured on the dev split: hybrid MRR 0.872 -> 0.896 against plain training.
+    """
+    rng = random.Random(recipe.seed)
+    pool = _swap_words() if recipe.topic_swap else []
+    published = [p for p in sorted(pairs, key=lambda p: p.id) if p.status == "published"]
+    questions = [p.question.strip() for p in published]
+    out: list[Example] = []
+    for p in published:
+        question = p.question.strip()
+        others = [q for q in questions if q != question] or [question]
+        for alt in (a.strip() for a in p.alternates):
+            if not alt or alt.lower() == question.lower():
+                continue
+            shared = sorted(({w.lower() for w in _WORD.findall(alt)} & {w.lower() for w in _WORD.findall(question)})
+                            - STOP_WORDS)
+            shared = [w for w in shared if zipf(w) < recipe.swap_max_zipf]
+            if not pool or not shared:
+                out.append(Example(alt, question, rng.choice(others), p.id))
+                continue
+            stand_in = {w: rng.choice(pool) for w in shared}
+
+            def swapped(text: str, table: dict[str, str] = stand_in) -> str:
+                return _WORD.sub(lambda m: table.get(m.group(0).lower(), m.group(0)), text)
+
+            out.append(Example(alt, question, swapped(question), p.id))
+            out.append(Example(swapped(alt), swapped(question), question, f"{p.id}#swap"))
     return out
 
 
@@ -93,7 +139,7 @@ def digest(base_model_id: str, examples: list[Example], recipe: Recipe) -> str:
     h = hashlib.sha256(base_model_id.encode())
     h.update(json.dumps(asdict(recipe), sort_keys=True).encode())
     for e in examples:
-        h.update(f"{e.group}\x00{e.anchor}\x00{e.positive}\x01".encode())
+        h.update(f"{e.group}\x00{e.anchor}\x00{e.positive}\x00{e.negative}\x01".encode())
     return h.hexdigest()[:12]
 
 
@@ -124,7 +170,7 @@ def _locked(root: Path) -> Iterator[None]:
 def finetune(base_path: Path, base_model_id: str, pairs: list[QAPair], root: Path,
              recipe: Recipe = Recipe()) -> Path:
     """Train on these pairs (or reuse the model already trained on exactly them) and make it current."""
-    examples = training_examples(pairs)
+    examples = training_examples(pairs, recipe)
     if len({e.group for e in examples}) < 2:
         raise ValueError("fine-tuning needs at least two published pairs with alternates")
     name = f"finetuned-{digest(base_model_id, examples, recipe)}"
@@ -157,13 +203,14 @@ def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe:
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: (s + 1) / warm if s < warm else max(0.0, (len(plan) - s) / max(1, len(plan) - warm)))
-    log.info("fine-tuning the encoder: %d examples from %d pairs, %d steps", len(examples), len(set(groups)),
-             len(plan))
+    log.info("fine-tuning the encoder: %d examples from %d pairs, %d steps", len(examples),
+             len({g.split("#")[0] for g in groups}), len(plan))
     model.train()
     losses = []
     for batch in plan:
         features = [model.preprocess([examples[i].anchor for i in batch]),
-                    model.preprocess([examples[i].positive for i in batch])]
+                    model.preprocess([examples[i].positive for i in batch]),
+                    model.preprocess([examples[i].negative for i in batch])]
         loss = loss_fn(features, None)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -178,7 +225,7 @@ def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
     info = {"base_model_id": base_model_id, "base": str(base_path), "examples": len(examples),
-            "pairs": len(set(groups)), "steps": len(plan), "recipe": asdict(recipe),
+            "pairs": len({g.split("#")[0] for g in groups}), "steps": len(plan), "recipe": asdict(recipe),
             "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
             "seconds": round(time.time() - started, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (tmp / INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")

@@ -65,10 +65,10 @@ class Scoring:
     split_sentences: bool = False
     min_sentence_words: int = 3
     spelling: bool = True
-    calibration_a: float = 6.212
-    calibration_b: float = -3.759
-    calibration_rare: float = -0.442
-    calibration_unknown: float = -2.186
+    calibration_a: float = 6.457
+    calibration_b: float = -3.592
+    calibration_rare: float = -0.543
+    calibration_unknown: float = -2.413
 
     def confidence(self, fused: float, query: QueryAnalysis | None = None) -> float:
         z = self.calibration_a * fused + self.calibration_b

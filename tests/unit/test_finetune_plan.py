@@ -15,9 +15,26 @@ def pair(pid: str, alternates: list[str], status: str = "published", question: s
 def test_each_alternate_is_trained_towards_its_own_question_and_drafts_and_repeats_are_left_out():
     pairs = [pair("b-pair", ["b one", "b two"]), pair("a-pair", ["a one"]), pair("draft", ["d one"], status="draft"),
              pair("same", ["what is SAME?"])]
-    examples = training_examples(pairs)
-    assert examples == [Example("a one", "What is a-pair?", "a-pair"), Example("b one", "What is b-pair?", "b-pair"),
-                        Example("b two", "What is b-pair?", "b-pair")]
+    examples = training_examples(pairs, Recipe(topic_swap=False))
+    assert [(e.anchor, e.positive, e.group) for e in examples] == [
+        ("a one", "What is a-pair?", "a-pair"), ("b one", "What is b-pair?", "b-pair"),
+        ("b two", "What is b-pair?", "b-pair")]
+    for e in examples:  # the hard negative is another published pair's question
+        assert e.negative != e.positive and e.negative in {"What is a-pair?", "What is b-pair?", "What is same?"}
+
+
+def test_topic_swaps_replace_the_shared_specific_words_in_both_and_make_each_the_others_negative():
+    pairs = [pair("risks", ["is the liberation procedure safe"],
+                  question="What are the risks of the liberation procedure?"),
+             pair("other", ["zzz"], question="Who is Paolo Zamboni?")]
+    examples = [e for e in training_examples(pairs, Recipe()) if e.group.startswith("risks")]
+    original, swapped = examples
+    assert original.anchor == "is the liberation procedure safe" and swapped.group == "risks#swap"
+    assert original.negative == swapped.positive and swapped.negative == original.positive
+    a, q = swapped.anchor.split(), swapped.positive.rstrip("?").split()
+    assert a[0] == "is" and a[1] == "the" and a[-1] == "safe"  # ordinary words stay
+    assert q[:5] == ["What", "are", "the", "risks", "of"]
+    assert a[2:4] == q[-2:] and a[2:4] != ["liberation", "procedure"]  # one stand-in per word, in both
 
 
 def test_no_batch_holds_two_examples_of_one_pair_and_every_example_is_used_once():
@@ -31,8 +48,9 @@ def test_no_batch_holds_two_examples_of_one_pair_and_every_example_is_used_once(
 
 
 def test_the_same_content_and_recipe_name_the_same_model_and_any_change_renames_it():
-    ex = [Example("a one", "What is a?", "a"), Example("b one", "What is b?", "b")]
+    ex = [Example("a one", "What is a?", "What is b?", "a"), Example("b one", "What is b?", "What is a?", "b")]
     assert digest("base@1", ex, Recipe()) == digest("base@1", list(ex), Recipe())
     assert digest("base@2", ex, Recipe()) != digest("base@1", ex, Recipe())
     assert digest("base@1", ex, Recipe(epochs=3)) != digest("base@1", ex, Recipe())
-    assert digest("base@1", ex[:1] + [Example("b two", "What is b?", "b")], Recipe()) != digest("base@1", ex, Recipe())
+    changed = ex[:1] + [Example("b two", "What is b?", "What is a?", "b")]
+    assert digest("base@1", changed, Recipe()) != digest("base@1", ex, Recipe())
