@@ -119,7 +119,7 @@ class Answerer:
             best = decision.best
             return self.answer(best.pair, best.score, personal)
         if decision.kind == "clarify":
-            return self.clarify(decision.hits, personal)
+            return self.clarify(decision.hits, personal, decision.unknown)
         return self.fallback(personal)
 
     # --- replies --------------------------------------------------------------------------
@@ -167,13 +167,17 @@ class Answerer:
         return Reply(kind="answer", text="\n\n".join(lines), answer=payload, options=self.related(pair),
                      feedback=feedback)
 
-    def clarify(self, hits: list[Hit], personal: bool = False) -> Reply:
+    def clarify(self, hits: list[Hit], personal: bool = False, unknown: tuple[str, ...] = ()) -> Reply:
         options = [Option(title=h.pair.question, payload=choice_payload(h.key)) for h in hits if h.pair]
         options.append(Option(title="None of these", payload="/" + NONE_INTENT))
         if len(options) == 2:
             text = "I'm not sure I understood. Did you mean this question? If not, please ask in other words."
         else:
             text = "I'm not sure which of these you mean. Please choose one, or ask in other words."
+        if unknown:
+            # Say plainly what is missing, so "side effects of baclofen" is not read as answered.
+            names = ", ".join(f"“{w}”" for w in unknown[:3])
+            text = f"I couldn't find {names} in what I know. " + text.replace("I'm not sure I understood. ", "")
         if personal:
             text = f"{PERSONAL_LIMIT} {text}"
         return Reply(kind="clarify", text=text, options=options)

@@ -43,8 +43,12 @@ who whom why will with would you your yours u ur im ive dont cant wont isnt what
 class QueryAnalysis:
     text: str  # the query with typos mended (the original when nothing changed)
     corrections: dict[str, str] = field(default_factory=dict)
-    rare_unknown: int = 0  # words the collection never uses that are rare in English
+    unknown_names: tuple[str, ...] = ()  # words the collection never uses that are rare in English
     unknown_share: float = 0.0  # share of the content words that the collection never uses
+
+    @property
+    def rare_unknown(self) -> int:
+        return len(self.unknown_names)
 
 
 @lru_cache(maxsize=65536)
@@ -87,6 +91,6 @@ class Vocabulary:
         text = _WORD.sub(lambda m: corrections.get(m.group(0).lower(), m.group(0)), query) if corrections else query
         content = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOP_WORDS and len(w) >= 3]
         unknown = [w for w in content if w not in self.counts]
-        rare = sum(zipf(w) < RARE_ZIPF for w in set(unknown))
+        names = tuple(dict.fromkeys(w for w in unknown if zipf(w) < RARE_ZIPF))
         share = len(unknown) / len(content) if content else 0.0
-        return QueryAnalysis(text, corrections, rare, share)
+        return QueryAnalysis(text, corrections, names, share)

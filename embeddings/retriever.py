@@ -96,6 +96,7 @@ class Decision:
 
     kind: str  # "answer", "clarify" or "fallback"
     hits: list[Hit] = field(default_factory=list)  # for answer: [best]; for clarify: the candidates
+    unknown: tuple[str, ...] = ()  # words of the question the knowledge base never uses (rare in English)
 
     @property
     def best(self) -> Hit | None:
@@ -334,11 +335,11 @@ class Retriever:
         close = len(hits) > 1 and top.fused - hits[1].fused < t.margin
         # A question naming something the knowledge base never mentions ("side effects of baclofen")
         # may look like one it answers ("what are the risks of the procedure?"): ask, never assume.
-        unheard_of = t.ask_on_unknown_names and self.analyse(query).rare_unknown > 0
-        if top.score >= t.answer and not close and not unheard_of:
+        unknown = self.analyse(query).unknown_names
+        if top.score >= t.answer and not close and not (t.ask_on_unknown_names and unknown):
             return Decision("answer", [top])
         candidates = [h for h in hits if h.score >= t.clarify][: t.options]
-        return Decision("clarify", candidates)
+        return Decision("clarify", candidates, unknown)
 
     def pair(self, pair_id: str) -> QAPair | None:
         return self.snapshot.pairs.get(pair_id)

@@ -68,6 +68,14 @@ def test_clarify_offers_candidates_and_none_of_these():
     assert parse_choice(reply.options[0].payload) == "p0"
 
 
+def test_a_clarify_says_which_words_of_the_question_it_knows_nothing_about():
+    pair = QAPair.model_validate(pair_data(id="risks", question="What are the risks?"))
+    reply = answerer(Decision("clarify", [Hit(pair.id, "qa", 0.8, "question", pair=pair)], ("baclofen",))).reply_to(
+        "side effects of baclofen")[0]
+    assert reply.kind == "clarify" and reply.text.startswith("I couldn't find “baclofen” in what I know.")
+    assert [o.title for o in reply.options] == ["What are the risks?", "None of these"]
+
+
 def test_choosing_a_candidate_answers_it_and_none_of_these_falls_back():
     pair = QAPair.model_validate(pair_data())
     a = answerer(pairs={pair.id: pair})
