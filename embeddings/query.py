@@ -63,7 +63,12 @@ class Vocabulary:
 
     def __init__(self, documents: list[str]):
         self.counts = Counter(w for d in documents for w in _WORD.findall(d.lower()))
-        self._choices = [w for w in self.counts if len(w) >= 3]
+        zipf("warm")  # loads the English word list now, not on a visitor's first question
+        # Candidates by first letter and length, so a large collection is not compared word by word.
+        self._by_start: dict[tuple[str, int], list[str]] = {}
+        for w in self.counts:
+            if len(w) >= 3:
+                self._by_start.setdefault((w[0], len(w)), []).append(w)
 
     def __contains__(self, word: str) -> bool:
         return word.lower() in self.counts
@@ -74,7 +79,10 @@ class Vocabulary:
         if len(w) < 4 or w in self.counts or w in STOP_WORDS or zipf(w) >= COMMON_ZIPF:
             return None
         limit = 1 if len(w) <= 6 else 2
-        found = process.extract(w, self._choices, scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=8)
+        # Same first letter, or the first two swapped ("hte"); length within the edit limit.
+        choices = [c for start in dict.fromkeys(w[:2]) for n in range(len(w) - limit, len(w) + limit + 1)
+                   for c in self._by_start.get((start, n), ())]
+        found = process.extract(w, choices, scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=8)
         found = [(c, d) for c, d, _ in found if Indel.distance(w, c) <= 2]
         if not found:
             return None
