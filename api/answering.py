@@ -33,6 +33,15 @@ FOLLOW_UP_MAX_WORDS = 8
 PERSONAL_LIMIT = ("I can't advise you on your own treatment: decisions about having a procedure, or about "
                   "starting, stopping or changing any medicine, are for you and your neurologist or MS nurse.")
 PERSONAL_NOTE = PERSONAL_LIMIT + " Here are the general facts, with their sources."
+# Replies to Rasa's smalltalk intents.
+SMALLTALK = {
+    "greet": ("Hello. I'm an automated assistant that answers questions about CCSVI, the \"liberation procedure\" "
+              "and multiple sclerosis, with the sources behind each answer. What would you like to know?"),
+    "goodbye": "Goodbye, and take care. You can come back and ask more at any time.",
+    "thank": "You're welcome. Is there anything else you would like to know?",
+    "bot_challenge": ("I'm an automated assistant, not a person and not a doctor. I answer general questions from "
+                      "checked sources; I can't give advice about your own treatment."),
+}
 
 
 def choice_payload(pair_id: str) -> str:
@@ -228,6 +237,10 @@ class Answerer:
         rest = (f"Emergency: {e.emergency_number}. Urgent but not an emergency: {e.urgent_number}. "
                 f"Someone to talk to: {e.crisis_line}. I'm an automated assistant and can't help in an emergency.")
         return Reply(kind="safety", text=f"{first}\n\n{rest}")
+
+    def smalltalk(self, intent: str) -> Reply:
+        """Greeting, goodbye, thanks, or "are you a bot?" (Rasa's smalltalk intents)."""
+        return Reply(kind="smalltalk", text=SMALLTALK.get(intent, SMALLTALK["greet"]))
 
     def safety_reminder(self) -> Reply:
         e = self.settings.emergency

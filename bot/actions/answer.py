@@ -1,4 +1,4 @@
-"""The custom actions: answer a question from the retriever, and hand off to the helpline."""
+"""The custom actions: answer a question from the retriever, smalltalk, the helpline, and the safety net."""
 from __future__ import annotations
 
 from typing import Any
@@ -23,12 +23,20 @@ def send(dispatcher: CollectingDispatcher, replies) -> None:
         dispatcher.utter_message(json_message=reply.model_dump(mode="json"))
 
 
-class ActionAnswerQuestion(Action):
+class AnswererAction(Action):
+    """A custom action that replies through the API's answerer."""
+
+    action_name = ""
+
     def __init__(self, answerer: Answerer):
         self.answerer = answerer
 
     def name(self) -> str:
-        return "action_answer_question"
+        return self.action_name
+
+
+class ActionAnswerQuestion(AnswererAction):
+    action_name = "action_answer_question"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         message = tracker.latest_message or {}
@@ -50,19 +58,52 @@ class ActionAnswerQuestion(Action):
         return events
 
 
-class ActionHandoff(Action):
-    def __init__(self, answerer: Answerer):
-        self.answerer = answerer
+def answered_confidently(answerer: Answerer, tracker: Tracker) -> list:
+    """The replies to the latest message when the retriever would answer it outright, else [].
 
-    def name(self) -> str:
-        return "action_handoff"
+    Rasa's intent classifier is small and learns from few examples; it has taken "can you get a clot
+    from having your jugular ballooned" for smalltalk and "how were blocked veins meant to damage the
+    nerves" for a request for a person. A question the retriever answers with confidence is a question."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    if not text.strip() or answerer.retriever.decide(text).kind != "answer":
+        return []
+    return answerer.reply_to(text, context=tracker.get_slot("last_pair"))
+
+
+def last_pair_events(replies) -> list[dict]:
+    answered = next((r.answer.id for r in replies if r.answer), None)
+    return [SlotSet("last_pair", answered)] if answered else []
+
+
+class ActionSmalltalk(AnswererAction):
+    """Greetings, thanks, goodbyes and "are you a bot?": the response for the intent, unless the
+    message is really a question the retriever answers ("hi, is the procedure safe?")."""
+
+    action_name = "action_smalltalk"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
-        send(dispatcher, [self.answerer.handoff()])
+        replies = answered_confidently(self.answerer, tracker)
+        if replies:
+            send(dispatcher, replies)
+            return last_pair_events(replies)
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name") or "greet"
+        send(dispatcher, [self.answerer.smalltalk(intent)])
         return []
 
 
-class ActionSafety(Action):
+class ActionHandoff(AnswererAction):
+    """The helpline first; then, when the retriever answers the message outright, that answer too
+    (the classifier may have taken a question for a request for a person)."""
+
+    action_name = "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        replies = answered_confidently(self.answerer, tracker)
+        send(dispatcher, [self.answerer.handoff()] + replies)
+        return last_pair_events(replies)
+
+
+class ActionSafety(AnswererAction):
     """The classifier's net under the phrase list: a message Rasa's NLU takes for a crisis.
 
     The phrase list (api/safety.py) has already seen the message and found nothing. When the
@@ -70,26 +111,26 @@ class ActionSafety(Action):
     the emergency numbers are added, so a doubtful case is neither ignored nor blocked; a weak
     "crisis" (ordinary questions about the vein operation can look like one to it) is just answered."""
 
-    def __init__(self, answerer: Answerer):
-        self.answerer = answerer
-
-    def name(self) -> str:
-        return "action_safety"
+    action_name = "action_safety"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         message = tracker.latest_message or {}
         confidence = (message.get("intent") or {}).get("confidence") or 0.0
         if confidence >= CRISIS_CONFIDENCE:
-            send(dispatcher, [self.answerer.safety()])
-            return []
+            # A question the retriever answers outright ("I've just been told I might have MS, what
+            # even is that?") is answered, with the emergency numbers under it; anything else gets
+            # the safety reply alone.
+            replies = answered_confidently(self.answerer, tracker)
+            send(dispatcher, replies + [self.answerer.safety_reminder()] if replies else [self.answerer.safety()])
+            return last_pair_events(replies)
         replies = self.answerer.reply_to(message.get("text") or "", context=tracker.get_slot("last_pair"))
         if confidence >= CRISIS_DOUBT:
             replies.append(self.answerer.safety_reminder())
         send(dispatcher, replies)
-        answered = next((r.answer.id for r in replies if r.answer), None)
-        return [SlotSet("last_pair", answered)] if answered else []
+        return last_pair_events(replies)
 
 
 def register(executor, answerer: Answerer) -> None:
-    for action in (ActionAnswerQuestion(answerer), ActionHandoff(answerer), ActionSafety(answerer)):
+    for action in (ActionAnswerQuestion(answerer), ActionSmalltalk(answerer), ActionHandoff(answerer),
+                   ActionSafety(answerer)):
         executor.register_action(action)

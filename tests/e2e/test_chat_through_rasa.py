@@ -40,6 +40,16 @@ def test_smalltalk_handoff_and_out_of_scope_through_rasa(live_server):
     assert oos["kind"] == "fallback" and oos["answer"] is None and "helpline" in oos["text"]
 
 
+@pytest.mark.parametrize("message, pair_id", [
+    ("hello, is the liberation procedure proven?", "liberation-procedure-proven"),
+    ("is it normal to have a narrow jugular if you don't have ms", "narrowed-veins-in-healthy-people"),
+    ("sham meaning", "what-is-sham-controlled-trial"),
+])
+def test_a_clear_question_inside_smalltalk_is_answered_not_greeted(live_server, message, pair_id):
+    reply = ask(live_server, message)["replies"][0]
+    assert reply["kind"] == "answer" and reply["answer"]["id"] == pair_id
+
+
 def test_choosing_a_clarify_option_answers_that_candidate(live_server):
     body = ask(live_server, find_clarify_message(live_server))
     reply = body["replies"][0]

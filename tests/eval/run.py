@@ -1,15 +1,17 @@
 """`make eval`: retrieval quality measured through the running service. Prints; asserts nothing.
 
-Starts the API (Rasa off: only retrieval is measured) on a temporary data directory, once per
-configuration (as shipped; without typo mending; with the packaged encoder, not fine-tuned), then:
+Starts the API on a temporary data directory, once per configuration (as shipped; without typo
+mending; with the packaged encoder, not fine-tuned; Rasa runs only for the shipped one), then:
 1. the dev set (tests/eval/devset.jsonl, out_of_scope.jsonl), dev and held-out splits apart:
    R@1, R@5 and MRR for BM25 alone, dense alone and the hybrid, through GET /api/search; and
-   out-of-scope precision and recall of the chat's decision (fallback = "not in the knowledge base");
+   out-of-scope precision and recall of the retriever's decision (fallback = "not in the knowledge base");
 2. each third-party set in ../shared/benchmarks/: its FAQs imported through POST /api/qa/import as a
    tagged collection (never into the shipped store), its real user questions asked through
    GET /api/search?tag=...;
-3. the safety set (tests/eval/safety.jsonl): recall and false alarms of api/safety.py;
-4. Rasa's intent classifier: 3-fold cross-validation over bot/data/nlu.
+3. for the shipped configuration, the same questions through /api/chat with Rasa up, as visitors
+   meet them;
+4. the safety set (tests/eval/safety.jsonl): recall and false alarms of api/safety.py;
+5. Rasa's intent classifier: 3-fold cross-validation over bot/data/nlu.
 """
 from __future__ import annotations
 
@@ -60,7 +62,47 @@ def eval_devset(c: httpx.Client) -> dict:
         m = out_of_scope_metrics(decisions, oos_kinds)
         clarified = sum(k == "clarify" for k, _, _ in decisions) / max(1, len(decisions))
         out[f"{split}/oos"] = m.__dict__
-        print(f"  chat decision: {m.row()}; clarify {clarified:.3f}")
+        print(f"  retriever decision: {m.row()}; clarify {clarified:.3f}")
+    return out
+
+
+def eval_chat(c: httpx.Client) -> dict:
+    """What visitors get: each question as the first message of a new conversation through /api/chat
+    (Rasa's intents, the safety check and the retriever together). Out of scope is caught when the
+    reply is not an answer and not a "did you mean" (fallback, smalltalk, handoff)."""
+    out = {}
+    for split in ("dev", "heldout"):
+        rows, oos = dev_set(split), out_of_scope(split)
+
+        def first_reply(message: str) -> dict:
+            r = c.post("/api/chat", json={"message": message})
+            r.raise_for_status()
+            return r.json()["replies"][0]
+
+        kinds = {"answer": 0, "answer_right": 0, "clarify": 0, "clarify_has_right": 0, "other": 0}
+        for q in rows:
+            reply = first_reply(q["query"])
+            if reply["kind"] == "answer":
+                kinds["answer"] += 1
+                kinds["answer_right"] += reply["answer"]["id"] in q["expected"]
+            elif reply["kind"] == "clarify":
+                kinds["clarify"] += 1
+                offered = {o["payload"] for o in reply["options"]}
+                kinds["clarify_has_right"] += any(e in p for e in q["expected"] for p in offered)
+            else:
+                kinds["other"] += 1
+        caught = sum(first_reply(q["query"])["kind"] not in ("answer", "clarify") for q in oos)
+        precision = caught / (caught + kinds["other"]) if caught + kinds["other"] else 1.0
+        n = len(rows)
+        m = {"oos_precision": precision, "oos_recall": caught / max(1, len(oos)),
+             "answered_right": kinds["answer_right"] / n,
+             "answered_wrong": (kinds["answer"] - kinds["answer_right"]) / n,
+             "clarify": kinds["clarify"] / n, "clarify_offers_right": kinds["clarify_has_right"] / n,
+             "no_answer": kinds["other"] / n}
+        out[split] = m
+        print(f"  chat ({split}): OOS precision {m['oos_precision']:.3f}  recall {m['oos_recall']:.3f} | in-scope: "
+              f"answered right {m['answered_right']:.3f}, wrong {m['answered_wrong']:.3f}; did-you-mean "
+              f"{m['clarify']:.3f} (right one offered {m['clarify_offers_right']:.3f}); no answer {m['no_answer']:.3f}")
     return out
 
 
@@ -132,17 +174,21 @@ CONFIGS = {
 }
 
 
-def eval_service(name: str, skip_benchmarks: bool) -> dict:
+def eval_service(name: str, skip_benchmarks: bool, chat: bool) -> dict:
     label, env = CONFIGS[name]
     print(f"\n=== {name}: {label}")
     out: dict = {}
     with tempfile.TemporaryDirectory() as d:
-        server = start_server(Path(d) / "data", wait_for_bot=False, FAQBOT_BOT__ENABLED="false", **env)
+        bot = {} if chat else {"FAQBOT_BOT__ENABLED": "false"}
+        server = start_server(Path(d) / "data", wait_for_bot=chat, **bot, **env)
         try:
             print(f"encoder: {server.health()['index']['model']}")
             h = {"Authorization": f"Bearer {server.token('editor')}"}
             with httpx.Client(base_url=server.base_url, headers=h, timeout=60) as c:
                 out["devset"] = eval_devset(c)
+                if chat:
+                    print("\nThrough the chat (Rasa up), each question opening a new conversation:")
+                    out["chat"] = eval_chat(c)
                 if not skip_benchmarks and BENCHMARKS.exists():
                     for folder in sorted(p for p in BENCHMARKS.iterdir() if (p / "faqs.jsonl").exists()):
                         out[folder.name] = eval_benchmark(c, folder.name, folder)
@@ -153,7 +199,7 @@ def eval_service(name: str, skip_benchmarks: bool) -> dict:
 
 def print_summary(results: dict) -> None:
     print("\nHybrid R@1 / R@5 by configuration (the decision figures are calibrated for 'shipped'):")
-    sets = ["dev", "heldout"] + sorted({k for r in results.values() for k in r if k != "devset"})
+    sets = ["dev", "heldout"] + sorted({k for r in results.values() for k in r if k not in ("devset", "chat")})
     print("  " + f"{'configuration':<14}" + "".join(f"{s:>16}" for s in sets))
     for name, r in results.items():
         cells = []
@@ -167,6 +213,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-benchmarks", action="store_true")
     ap.add_argument("--skip-nlu", action="store_true")
+    ap.add_argument("--skip-chat", action="store_true", help="do not measure through /api/chat with Rasa")
     ap.add_argument("--configs", default=",".join(CONFIGS),
                     help=f"comma-separated, from: {', '.join(CONFIGS)} (default: all)")
     args = ap.parse_args()
@@ -174,7 +221,8 @@ def main() -> None:
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         ap.error(f"unknown configuration {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
-    summary: dict = {name: eval_service(name, args.skip_benchmarks) for name in names}
+    summary: dict = {name: eval_service(name, args.skip_benchmarks, chat=name == "shipped" and not args.skip_chat)
+                     for name in names}
     print_summary(summary)
     summary["safety"] = eval_safety()
     if not args.skip_nlu:
