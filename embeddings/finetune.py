@@ -178,9 +178,15 @@ def finetune(base_path: Path, base_model_id: str, pairs: list[QAPair], root: Pat
     with _locked(root):
         if not (target / INFO).exists():
             _train(base_path, base_model_id, examples, recipe, target)
+        pointer = root / CURRENT
+        previous = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
         tmp = root / f".{CURRENT}.tmp-{os.getpid()}"
         tmp.write_text(name, encoding="utf-8")
-        os.replace(tmp, root / CURRENT)
+        os.replace(tmp, pointer)
+        # Keep the new model and the one before it (a service still starting may be loading it).
+        for old in root.glob("finetuned-*"):
+            if old.name not in (name, previous):
+                shutil.rmtree(old, ignore_errors=True)
     return target
 
 

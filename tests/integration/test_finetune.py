@@ -77,6 +77,18 @@ def test_a_crash_while_training_leaves_the_current_model_in_use(tuned, pairs, ba
     assert (root / CURRENT).read_text() == path.name
 
 
+def test_retraining_on_new_content_keeps_the_model_before_it_and_drops_older_ones(tuned, pairs, base_id):
+    root, path = tuned
+    older = root / "finetuned-000000000000"
+    older.mkdir()
+    newer = finetune(default_model_path(), base_id, pairs[:8], root, SMALL)
+    try:
+        assert newer != path and current(root, base_id) == newer
+        assert path.exists() and not older.exists()
+    finally:
+        (root / CURRENT).write_text(path.name)  # the other tests expect the first model current
+
+
 def test_the_service_uses_the_model_when_enabled_and_starts_on_the_base_when_training_fails(
         tuned, make_settings, caplog):
     root, path = tuned
