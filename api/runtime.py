@@ -17,7 +17,7 @@ from api.rasa_runtime import RasaRuntime
 from api.settings import Settings
 from api.store import Store
 from embeddings.encoder import SentenceEncoder, default_model_path, model_digest
-from embeddings.finetune import current, finetune
+from embeddings.finetune import current, finetune, is_finetuned
 from embeddings.retriever import Retriever
 from knowledge.loader import load_pairs
 from knowledge.passages import Passage, load_passages
@@ -127,7 +127,7 @@ def build_runtime(settings: Settings) -> Runtime:
              report.updated, report.kept_editor_changes)
     encoder = load_encoder(settings, store)
     retriever = Retriever(encoder, settings.data_dir / "index", settings.retrieval.thresholds(),
-                          settings.retrieval.scoring())
+                          settings.retrieval.scoring(finetuned=is_finetuned(encoder.model_path)))
     runtime = Runtime(settings=settings, store=store, encoder=encoder, retriever=retriever,
                       answerer=Answerer(retriever, settings), rasa=RasaRuntime(settings), passages=load_passages(),
                       limiter=RateLimiter(settings.chat.rate_limit_per_minute))

@@ -49,17 +49,28 @@ class RetrievalSettings(BaseModel):
     calibration_b: float = Scoring.calibration_b
     calibration_rare: float = Scoring.calibration_rare
     calibration_unknown: float = Scoring.calibration_unknown
+    # The same, fitted for the packaged encoder: used when it is not fine-tuned (finetune off or failed).
+    calibration_base_a: float = 7.498
+    calibration_base_rare: float = -0.084
+    calibration_base_unknown: float = -1.654
+    calibration_base_b: float = -5.883
 
     def thresholds(self) -> Thresholds:
         return Thresholds(self.answer_threshold, self.clarify_threshold, self.clarify_margin, self.clarify_options,
                           self.ask_on_unknown_names)
 
-    def scoring(self) -> Scoring:
+    def scoring(self, finetuned: bool = True) -> Scoring:
+        """The scoring, with the confidence fitted for the encoder in use (fine-tuned or packaged)."""
+        if finetuned:
+            a, b = self.calibration_a, self.calibration_b
+            rare, unknown = self.calibration_rare, self.calibration_unknown
+        else:
+            a, b = self.calibration_base_a, self.calibration_base_b
+            rare, unknown = self.calibration_base_rare, self.calibration_base_unknown
         return Scoring(lexical_weight=self.lexical_weight, lexical_saturation=self.lexical_saturation,
                        answer_weight=self.answer_weight, lexical_per_term=self.lexical_per_term,
-                       split_sentences=self.split_sentences, spelling=self.spelling,
-                       calibration_a=self.calibration_a, calibration_b=self.calibration_b,
-                       calibration_rare=self.calibration_rare, calibration_unknown=self.calibration_unknown)
+                       split_sentences=self.split_sentences, spelling=self.spelling, calibration_a=a,
+                       calibration_b=b, calibration_rare=rare, calibration_unknown=unknown)
 
     @model_validator(mode="after")
     def _ordered(self) -> "RetrievalSettings":

@@ -156,6 +156,11 @@ def current(root: Path, base_model_id: str) -> Path | None:
     return target if info.get("base_model_id") == base_model_id else None
 
 
+def is_finetuned(model_path: Path) -> bool:
+    """Whether this model folder was made here by fine-tuning (its confidence is fitted apart)."""
+    return (Path(model_path) / INFO).exists()
+
+
 @contextmanager
 def _locked(root: Path) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True)

@@ -198,7 +198,7 @@ def eval_service(name: str, skip_benchmarks: bool, chat: bool) -> dict:
 
 
 def print_summary(results: dict) -> None:
-    print("\nHybrid R@1 / R@5 by configuration (the decision figures are calibrated for 'shipped'):")
+    print("\nHybrid R@1 / R@5 by configuration:")
     sets = ["dev", "heldout"] + sorted({k for r in results.values() for k in r if k not in ("devset", "chat")})
     print("  " + f"{'configuration':<14}" + "".join(f"{s:>16}" for s in sets))
     for name, r in results.items():

@@ -1,6 +1,6 @@
 """Chooses the fusion weights and fits the confidence calibration on the DEV split only.
 
-    .venv/bin/python -m tests.eval.tune
+    .venv/bin/python -m tests.eval.tune [--encoder finetuned|packaged]
 
 Fits the confidence: a logistic regression of "the top pair answers the question" (out-of-scope
 questions are all wrong) on the top fused score of the hybrid as configured in config.yml and on
@@ -16,6 +16,7 @@ points on both public sets).
 """
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -56,9 +57,15 @@ def features(r: Retriever, query: str) -> tuple[list[float], str]:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--encoder", choices=("finetuned", "packaged"), default="finetuned",
+                    help="fit for the fine-tuned encoder (calibration_*) or the packaged one (calibration_base_*)")
+    args = ap.parse_args()
+    finetuned = args.encoder == "finetuned"
     settings = get_settings()
     settings.encoder.cache_dir = str(TEST_CACHE / "encoder")
-    # The encoder the service would use: the fine-tuned one when encoder.finetune is on (trained if missing).
+    settings.encoder.finetune = finetuned
+    # The encoder the service would use: the fine-tuned one (trained if missing) or the packaged one.
     encoder = SentenceEncoder(encoder_path(settings, load_pairs()), backend="onnx",
                               cache_dir=settings.encoder_cache_dir)
     print(f"encoder: {encoder.model_id}")
@@ -67,7 +74,7 @@ def main() -> None:
         r.load(load_pairs(), load_passages())
         dev, oos = dev_set("dev"), out_of_scope("dev")
         print(f"dev split: {len(dev)} questions, {len(oos)} out of scope")
-        r.scoring = settings.retrieval.scoring()
+        r.scoring = settings.retrieval.scoring(finetuned=finetuned)
         for mode in ("bm25", "dense", "hybrid"):
             res = [([h.key for h in r.search(q["query"], 10, kind="qa", mode=mode)], set(q["expected"])) for q in dev]
             print(f"  {mode:<6} {ranking(res).row()}")
@@ -93,8 +100,10 @@ def main() -> None:
             for t in (0.1, 0.2, 0.3, 0.4, 0.5):
                 print(f"  clarify_threshold {t:.2f}: OOS caught {np.mean(probs[n_in:] < t):.3f}, "
                       f"in-scope lost {np.mean(probs[:n_in] < t):.3f}")
-        print("\nconfig.yml (retrieval): calibration_a, calibration_rare, calibration_unknown, calibration_b =",
-              ", ".join(f"{v:.3f}" for v in w))
+        prefix = "calibration_" if finetuned else "calibration_base_"
+        print("\nconfig.yml (retrieval):")
+        for key, value in zip(("a", "rare", "unknown", "b"), w, strict=True):
+            print(f"  {prefix}{key}: {value:.3f}")
 
 
 if __name__ == "__main__":

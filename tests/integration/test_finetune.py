@@ -7,7 +7,7 @@ import pytest
 
 from api.runtime import encoder_path
 from embeddings.encoder import SentenceEncoder, default_model_path, model_digest
-from embeddings.finetune import CURRENT, INFO, Recipe, current, finetune, training_examples
+from embeddings.finetune import CURRENT, INFO, Recipe, current, finetune, is_finetuned, training_examples
 from knowledge.loader import load_pairs
 from tests.conftest import TEST_CACHE
 
@@ -47,6 +47,7 @@ def test_the_model_is_saved_with_what_it_was_made_from_and_becomes_current(tuned
     assert info["examples"] == len(training_examples(pairs)) and info["loss_last"] < info["loss_first"]
     assert current(root, base_id) == path
     assert current(root, "another-base") is None  # a model made from another base is not used
+    assert is_finetuned(path) and not is_finetuned(default_model_path())  # each has its own confidence fit
 
 
 def test_the_tuned_encoder_brings_visitors_wordings_closer_to_their_questions(tuned, pairs, encoder):

@@ -20,3 +20,16 @@ def test_rate_limiter_blocks_after_the_limit_and_says_how_long_to_wait():
     assert r.check("a") >= 1
     assert r.check("b") == 0
     assert RateLimiter(per_minute=0).check("a") == 0
+
+
+def test_the_confidence_fit_follows_the_encoder_in_use():
+    from api.settings import Settings
+
+    retrieval = Settings(_env_file=None).retrieval
+    tuned, packaged = retrieval.scoring(finetuned=True), retrieval.scoring(finetuned=False)
+    assert (tuned.calibration_a, tuned.calibration_b) == (retrieval.calibration_a, retrieval.calibration_b)
+    fitted = (packaged.calibration_a, packaged.calibration_b, packaged.calibration_rare, packaged.calibration_unknown)
+    assert fitted == (retrieval.calibration_base_a, retrieval.calibration_base_b, retrieval.calibration_base_rare,
+                      retrieval.calibration_base_unknown)
+    # the same fused score means a different chance of being right under each encoder
+    assert tuned.confidence(0.8) != packaged.confidence(0.8)
