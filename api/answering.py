@@ -98,11 +98,12 @@ class Answerer:
     # --- entry point ----------------------------------------------------------------------
 
     def reply_to(self, message: str, pair_id: str | None = None, context: str | None = None,
-                 off_topic: bool = False) -> list[Reply]:
+                 off_topic: bool = False, decision: Decision | None = None) -> list[Reply]:
         """The replies to a question. `pair_id` answers a chosen candidate; `context` is the id of
         the last pair answered in this conversation, against which a follow-up is resolved;
         `off_topic` (the classifier is sure the message is out of scope) turns a hesitant "did you
-        mean" into the polite fallback, unless the message follows up the last answer."""
+        mean" into the polite fallback, unless the message follows up the last answer; `decision`
+        is the retriever's decision on the message when the caller has already asked for it."""
         if is_none_of_these(message):
             return [self.fallback()]
         pair_id = pair_id or parse_choice(message)
@@ -112,7 +113,7 @@ class Answerer:
         context_pair = self.retriever.pair(context) if context else None
         if context_pair and _TELL_MORE.match(message.strip()):
             return [self.more_about(context_pair)]
-        decision = self.retriever.decide(message)
+        decision = decision or self.retriever.decide(message)
         if context_pair and decision.kind != "answer" and is_follow_up(message):
             resolved = self.retriever.decide(f"{message} {context_pair.question}")
             if resolved.kind != "fallback":

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
-from pathlib import Path
 
 from api.settings import get_settings
 from api.store import ROLES, Store
@@ -40,7 +39,8 @@ def cmd_finetune(_args: argparse.Namespace) -> int:
     import json
     import logging
 
-    from embeddings.encoder import default_model_path, model_digest
+    from api.runtime import base_model_path
+    from embeddings.encoder import model_digest
     from embeddings.finetune import INFO, finetune
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -52,7 +52,7 @@ def cmd_finetune(_args: argparse.Namespace) -> int:
 
         pairs = load_pairs()  # nothing seeded yet: the shipped files are what the service will serve
     store.close()
-    base = Path(settings.encoder.model_path).expanduser() if settings.encoder.model_path else default_model_path()
+    base = base_model_path(settings)
     target = finetune(base, model_digest(base), pairs, settings.finetune_dir)
     print(json.dumps(json.loads((target / INFO).read_text()), indent=2))
     print(f"in use from the next start: {target}", file=sys.stderr)

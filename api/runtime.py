@@ -92,7 +92,12 @@ class Runtime:
         return self.retriever.load(self.store.published_pairs(), self.passages)
 
 
-def encoder_path(settings: Settings, pairs: list[QAPair], train: bool = True) -> Path | None:
+def base_model_path(settings: Settings) -> Path:
+    """The model that is fine-tuned or, without fine-tuning, used as it is."""
+    return Path(settings.encoder.model_path).expanduser() if settings.encoder.model_path else default_model_path()
+
+
+def encoder_path(settings: Settings, pairs: list[QAPair]) -> Path | None:
     """The model folder to encode with: the fine-tuned one when enabled (trained now if missing), else the base.
 
     None means the packaged all-MiniLM-L6-v2. A failed fine-tuning is logged and the base model serves.
@@ -100,10 +105,10 @@ def encoder_path(settings: Settings, pairs: list[QAPair], train: bool = True) ->
     configured = Path(settings.encoder.model_path).expanduser() if settings.encoder.model_path else None
     if not settings.encoder.finetune:
         return configured
-    base = configured or default_model_path()
+    base = base_model_path(settings)
     base_id = model_digest(base)
     tuned = current(settings.finetune_dir, base_id)
-    if tuned is None and train:
+    if tuned is None:
         try:
             tuned = finetune(base, base_id, pairs, settings.finetune_dir)
         except Exception:  # noqa: BLE001 - the service must start; the base model still answers

@@ -23,7 +23,6 @@ import logging
 import math
 import os
 import random
-import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from embeddings.query import STOP_WORDS, zipf
+from embeddings.query import STOP_WORDS, replace_words, words, zipf
 from knowledge.schema import QAPair
 
 log = logging.getLogger("faqbot")
@@ -61,9 +60,6 @@ class Example:
     positive: str  # the pair's question
     negative: str  # a question that must not match: the same question about another topic, or another pair's
     group: str  # the pair id: one example of a pair per batch
-
-
-_WORD = re.compile(r"[A-Za-z]+")
 
 
 @lru_cache(maxsize=1)
@@ -97,19 +93,15 @@ def training_examples(pairs: list[QAPair], recipe: Recipe = Recipe()) -> list[Ex
         for alt in (a.strip() for a in p.alternates):
             if not alt or alt.lower() == question.lower():
                 continue
-            shared = sorted(({w.lower() for w in _WORD.findall(alt)} & {w.lower() for w in _WORD.findall(question)})
-                            - STOP_WORDS)
+            shared = sorted((set(words(alt)) & set(words(question))) - STOP_WORDS)
             shared = [w for w in shared if zipf(w) < recipe.swap_max_zipf]
             if not pool or not shared:
                 out.append(Example(alt, question, rng.choice(others), p.id))
                 continue
             stand_in = {w: rng.choice(pool) for w in shared}
-
-            def swapped(text: str, table: dict[str, str] = stand_in) -> str:
-                return _WORD.sub(lambda m: table.get(m.group(0).lower(), m.group(0)), text)
-
-            out.append(Example(alt, question, swapped(question), p.id))
-            out.append(Example(swapped(alt), swapped(question), question, f"{p.id}#swap"))
+            other_topic = replace_words(question, stand_in)
+            out.append(Example(alt, question, other_topic, p.id))
+            out.append(Example(replace_words(alt, stand_in), other_topic, question, f"{p.id}#swap"))
     return out
 
 
@@ -209,13 +201,13 @@ def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe:
     model = SentenceTransformer(str(base_path), device="cpu")
     loss_fn = MultipleNegativesRankingLoss(model)
     groups = [e.group for e in examples]
+    n_pairs = len({g.split("#")[0] for g in groups})
     plan = [b for epoch in range(recipe.epochs) for b in batches(groups, recipe.batch_size, recipe.seed + epoch)]
     warm = max(1, int(recipe.warmup * len(plan)))
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: (s + 1) / warm if s < warm else max(0.0, (len(plan) - s) / max(1, len(plan) - warm)))
-    log.info("fine-tuning the encoder: %d examples from %d pairs, %d steps", len(examples),
-             len({g.split("#")[0] for g in groups}), len(plan))
+    log.info("fine-tuning the encoder: %d examples from %d pairs, %d steps", len(examples), n_pairs, len(plan))
     model.train()
     losses = []
     for batch in plan:
@@ -236,7 +228,7 @@ def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
     info = {"base_model_id": base_model_id, "base": str(base_path), "examples": len(examples),
-            "pairs": len({g.split("#")[0] for g in groups}), "steps": len(plan), "recipe": asdict(recipe),
+            "pairs": n_pairs, "steps": len(plan), "recipe": asdict(recipe),
             "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
             "seconds": round(time.time() - started, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (tmp / INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")

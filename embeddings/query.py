@@ -51,6 +51,16 @@ class QueryAnalysis:
         return len(self.unknown_names)
 
 
+def words(text: str) -> list[str]:
+    """The words of a text, lower-cased."""
+    return [m.lower() for m in _WORD.findall(text)]
+
+
+def replace_words(text: str, table: dict[str, str]) -> str:
+    """The text with each word that `table` holds (by its lower-case form) replaced, the rest as typed."""
+    return _WORD.sub(lambda m: table.get(m.group(0).lower(), m.group(0)), text) if table else text
+
+
 @lru_cache(maxsize=65536)
 def zipf(word: str) -> float:
     from wordfreq import zipf_frequency
@@ -62,16 +72,13 @@ class Vocabulary:
     """The words of one collection, for mending typos and spotting words it never uses."""
 
     def __init__(self, documents: list[str]):
-        self.counts = Counter(w for d in documents for w in _WORD.findall(d.lower()))
+        self.counts = Counter(w for d in documents for w in words(d))
         zipf("warm")  # loads the English word list now, not on a visitor's first question
         # Candidates by first letter and length, so a large collection is not compared word by word.
         self._by_start: dict[tuple[str, int], list[str]] = {}
         for w in self.counts:
             if len(w) >= 3:
                 self._by_start.setdefault((w[0], len(w)), []).append(w)
-
-    def __contains__(self, word: str) -> bool:
-        return word.lower() in self.counts
 
     def correction(self, word: str) -> str | None:
         """The collection's word this one is a typo of, if it is one."""
@@ -92,12 +99,12 @@ class Vocabulary:
     def analyse(self, query: str, correct: bool = True) -> QueryAnalysis:
         corrections: dict[str, str] = {}
         if correct:
-            for w in {m.lower() for m in _WORD.findall(query)}:
+            for w in set(words(query)):
                 fixed = self.correction(w)
                 if fixed:
                     corrections[w] = fixed
-        text = _WORD.sub(lambda m: corrections.get(m.group(0).lower(), m.group(0)), query) if corrections else query
-        content = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOP_WORDS and len(w) >= 3]
+        text = replace_words(query, corrections)
+        content = [w for w in words(text) if w not in STOP_WORDS and len(w) >= 3]
         unknown = [w for w in content if w not in self.counts]
         names = tuple(dict.fromkeys(w for w in unknown if zipf(w) < RARE_ZIPF))
         share = len(unknown) / len(content) if content else 0.0

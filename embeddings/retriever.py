@@ -271,6 +271,11 @@ class Retriever:
     def search(self, query: str, k: int = 5, tag: str | None = None, kind: str | None = None,
                mode: str = "hybrid") -> list[Hit]:
         """The k best items for the query, best first, one hit per pair or passage."""
+        return self._search(query, k, tag, kind, mode)[0]
+
+    def _search(self, query: str, k: int, tag: str | None, kind: str | None,
+                mode: str) -> tuple[list[Hit], QueryAnalysis | None]:
+        """search(), and what was read from the query's words (None when nothing could match)."""
         if k <= 0:
             raise ValueError("k must be positive")
         if mode not in MODES:
@@ -278,7 +283,7 @@ class Retriever:
         snap = self.snapshot
         mask = snap.mask(tag, kind)
         if mask is not None and not mask.any():
-            return []
+            return [], None
         analysis = snap.analyse(query, tag, self.scoring.spelling)
         query = analysis.text
         n_rows = max(128, k * 32)
@@ -319,7 +324,7 @@ class Retriever:
                 hits.append(Hit(key, "qa", pair=snap.pairs[key], **common))
             else:
                 hits.append(Hit(key, "passage", passage=snap.passages[key], **common))
-        return hits
+        return hits, analysis
 
     def analyse(self, query: str, tag: str | None = None) -> QueryAnalysis:
         """The typos search would mend in this query, and the words the collection never uses."""
@@ -328,14 +333,14 @@ class Retriever:
     def decide(self, query: str) -> Decision:
         """Answer, clarify or fall back, by the thresholds in config.yml."""
         t = self.thresholds
-        hits = self.search(query, k=max(t.options, 2), kind="citable")
+        hits, analysis = self._search(query, max(t.options, 2), None, "citable", "hybrid")
         if not hits or hits[0].score < t.clarify:
             return Decision("fallback", [])
         top = hits[0]
         close = len(hits) > 1 and top.fused - hits[1].fused < t.margin
         # A question naming something the knowledge base never mentions ("side effects of baclofen")
         # may look like one it answers ("what are the risks of the procedure?"): ask, never assume.
-        unknown = self.analyse(query).unknown_names
+        unknown = analysis.unknown_names
         if top.score >= t.answer and not close and not (t.ask_on_unknown_names and unknown):
             return Decision("answer", [top])
         candidates = [h for h in hits if h.score >= t.clarify][: t.options]

@@ -65,9 +65,12 @@ def answered_confidently(answerer: Answerer, tracker: Tracker) -> list:
     from having your jugular ballooned" for smalltalk and "how were blocked veins meant to damage the
     nerves" for a request for a person. A question the retriever answers with confidence is a question."""
     text = (tracker.latest_message or {}).get("text") or ""
-    if not text.strip() or answerer.retriever.decide(text).kind != "answer":
+    if not text.strip():
         return []
-    return answerer.reply_to(text, context=tracker.get_slot("last_pair"))
+    decision = answerer.retriever.decide(text)
+    if decision.kind != "answer":
+        return []
+    return answerer.reply_to(text, context=tracker.get_slot("last_pair"), decision=decision)
 
 
 def last_pair_events(replies) -> list[dict]:

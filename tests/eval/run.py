@@ -70,15 +70,14 @@ def eval_chat(c: httpx.Client) -> dict:
     """What visitors get: each question as the first message of a new conversation through /api/chat
     (Rasa's intents, the safety check and the retriever together). Out of scope is caught when the
     reply is not an answer and not a "did you mean" (fallback, smalltalk, handoff)."""
+    def first_reply(message: str) -> dict:
+        r = c.post("/api/chat", json={"message": message})
+        r.raise_for_status()
+        return r.json()["replies"][0]
+
     out = {}
     for split in ("dev", "heldout"):
         rows, oos = dev_set(split), out_of_scope(split)
-
-        def first_reply(message: str) -> dict:
-            r = c.post("/api/chat", json={"message": message})
-            r.raise_for_status()
-            return r.json()["replies"][0]
-
         kinds = {"answer": 0, "answer_right": 0, "clarify": 0, "clarify_has_right": 0, "other": 0}
         for q in rows:
             reply = first_reply(q["query"])
