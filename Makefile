@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 ROLE ?= staff
 
-.PHONY: help setup run test test-fast token train finetune bench eval validate clean
+.PHONY: help setup run test test-fast lint format token user train finetune bench eval validate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,16 +14,32 @@ setup: ## install both virtual environments (quick when nothing changed)
 run: setup ## install everything and start the chatbot at http://127.0.0.1:8000
 	@$(PY) -m api
 
-test: ## install what the tests need and run the whole suite (unit, integration, e2e)
+test: ## install what the tests need, check the code (lint, format, types, layers) and run the whole suite
 	@scripts/setup.sh --test
 	@scripts/install-chromium.sh
+	@scripts/install-axe.sh
+	@$(MAKE) --no-print-directory lint
 	@$(PY) -m pytest
+
+lint: ## ruff (lint and format check), mypy and the layers' import contract, over the whole tree
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy
+	@.venv/bin/lint-imports --no-cache
+
+format: ## apply ruff's fixes and formatting
+	@.venv/bin/ruff check --fix .
+	@.venv/bin/ruff format .
 
 test-fast: ## only the unit and integration tests (no Rasa, no browser)
 	@$(PY) -m pytest -m "unit or integration"
 
 token: ## create a token for ROLE (staff, editor or admin) and print it once: make token ROLE=editor
 	@$(PY) -m api.cli token --role $(ROLE)
+
+user: ## create a sign-in account (or reset its password and role); asks for the password: make user ROLE=staff USERNAME=alice
+	@test -n "$(USERNAME)" || { echo "Say whose account: make user ROLE=$(ROLE) USERNAME=alice" >&2; exit 2; }
+	@$(PY) -m api.cli user --role $(ROLE) --username $(USERNAME)
 
 train: ## train the Rasa model now if the bot's data changed
 	@$(PY) -m api.cli train-bot
@@ -42,7 +58,7 @@ eval: ## retrieval, out-of-scope and safety figures through the service (prints,
 
 validate: ## check the Q&A files: schema, duplicate ids, near-duplicates, review dates, reading age
 	@scripts/setup.sh
-	@$(PY) -m knowledge.validate
+	@$(PY) -m api.cli validate
 
 clean: ## remove what the service wrote under ./var (database, index, models, logs)
 	rm -rf var

@@ -1,11 +1,20 @@
-"""Shared dependencies of the routes, as typed aliases."""
+"""Shared dependencies of the routes, as typed aliases; who may call what.
+
+Staff, editors and admins are let in by a bearer token (scripts, tools) or by the session cookie of
+a signed-in person (the staff page). A cookie is sent by the browser on its own, so a write that
+rests on it must also carry the session's CSRF token, which only the page that signed in knows.
+"""
+
 from __future__ import annotations
 
+import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.errors import Forbidden, Unauthorized
+from api.accounts import COOKIE, Accounts
+from api.errors import Forbidden, ServiceError, Unauthorized
 from api.runtime import Runtime
 
 
@@ -22,19 +31,83 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_role(*roles: str):
-    def check(request: Request, runtime: RuntimeDep) -> str:
+def get_accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
+
+
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+class CsrfFailed(ServiceError):
+    status, code = 403, "csrf_failed"
+
+
+# Methods that change something: a cookie alone never authorises them (the browser sends it
+# wherever the request came from), the session's CSRF token in a header must come too.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a bearer token's role, or a signed-in person's name and role."""
+
+    role: str
+    username: str | None = None  # None for a bearer token (tokens carry a role, not a person)
+
+    @property
+    def name(self) -> str:
+        """How the caller is recorded as author of a change."""
+        return self.username or f"{self.role} token"
+
+
+def require_caller(*roles: str):
+    """A dependency that lets in a bearer token or a staff session of one of these roles.
+
+    A bearer header, when present, decides alone: a request that carries one is not from a page's
+    ambient cookie, so it needs no CSRF token, and a wrong token is not rescued by a cookie.
+    """
+
+    def check(request: Request, runtime: RuntimeDep, accounts: AccountsDep) -> Caller:
         token = _bearer(request)
-        role = runtime.store.role_for(token) if token else None
-        if role is None:
-            raise Unauthorized("A valid token is needed: send 'Authorization: Bearer <token>'.",
-                               headers={"WWW-Authenticate": "Bearer"})
-        if role not in roles:
-            raise Forbidden(f"This needs the role {' or '.join(roles)}; your token is for {role}.")
-        return role
+        if token is not None:
+            role = runtime.tokens.role_for(token)
+            if role is None:
+                raise Unauthorized("This token is not valid.", headers={"WWW-Authenticate": "Bearer"})
+            caller = Caller(role)
+            what = "your token"
+        else:
+            session = accounts.session(request.cookies.get(COOKIE))
+            if session is None:
+                raise Unauthorized(
+                    "Please sign in (or send 'Authorization: Bearer <token>').", headers={"WWW-Authenticate": "Bearer"}
+                )
+            if request.method in UNSAFE_METHODS and not hmac.compare_digest(
+                request.headers.get("x-csrf-token", "").encode(), session.csrf_token.encode()
+            ):
+                raise CsrfFailed(
+                    "This change was refused because it did not come from the staff page you signed in on. "
+                    "Reload the page and try again."
+                )
+            caller = Caller(session.role, session.username)
+            what = "your account"
+        if caller.role not in roles:
+            raise Forbidden(f"This needs the role {' or '.join(roles)}; {what} is for {caller.role}.")
+        return caller
+
+    return check
+
+
+def require_role(*roles: str):
+    """As require_caller, for routes that need only the role."""
+    check_caller = require_caller(*roles)
+
+    def check(request: Request, runtime: RuntimeDep, accounts: AccountsDep) -> str:
+        return check_caller(request, runtime, accounts).role
 
     return check
 
 
 StaffRole = Annotated[str, Depends(require_role("staff", "editor", "admin"))]
 EditorRole = Annotated[str, Depends(require_role("editor", "admin"))]
+StaffCaller = Annotated[Caller, Depends(require_caller("staff", "editor", "admin"))]
+EditorCaller = Annotated[Caller, Depends(require_caller("editor", "admin"))]

@@ -3,6 +3,7 @@
 Every error is JSON. A validation error names the fields; nothing echoes what the client sent
 (a message may hold markup or private words); no traceback ever reaches a client.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,10 +50,6 @@ class TooManyRequests(ServiceError):
     status, code = 429, "too_many_requests"
 
 
-class UnsupportedMediaType(ServiceError):
-    status, code = 415, "unsupported_media_type"
-
-
 def _is_json(request: Request) -> bool:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return ctype == "application/json" or ctype.endswith("+json")
@@ -63,11 +60,20 @@ def validation_body(errors: list[dict]) -> dict:
     for e in errors:
         loc = [str(x) for x in e.get("loc", ())]
         field = ".".join(x for x in loc if x not in ("body", "query", "path", "header")) or "body"
-        detail.append({"loc": loc, "field": field, "msg": str(e.get("msg", "")).removeprefix("Value error, "),
-                       "type": e.get("type", "")})
-    return {"error": "validation_error", "message": "The request is not valid: "
-            + "; ".join(f"{d['field']}: {d['msg']}" for d in detail), "fields": sorted({d["field"] for d in detail}),
-            "detail": detail}
+        detail.append(
+            {
+                "loc": loc,
+                "field": field,
+                "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+                "type": e.get("type", ""),
+            }
+        )
+    return {
+        "error": "validation_error",
+        "message": "The request is not valid: " + "; ".join(f"{d['field']}: {d['msg']}" for d in detail),
+        "fields": sorted({d["field"] for d in detail}),
+        "detail": detail,
+    }
 
 
 def install(app: FastAPI) -> None:
@@ -77,19 +83,32 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        if request.method in ("POST", "PUT", "PATCH") and any(str(e.get("loc", [""])[0]) == "body" for e in exc.errors()) \
-                and not _is_json(request):
-            return JSONResponse({"error": "unsupported_media_type",
-                                 "message": "Send the body as JSON (Content-Type: application/json)."}, status_code=415)
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and any(str(e.get("loc", [""])[0]) == "body" for e in exc.errors())
+            and not _is_json(request)
+        ):
+            return JSONResponse(
+                {
+                    "error": "unsupported_media_type",
+                    "message": "Send the body as JSON (Content-Type: application/json).",
+                },
+                status_code=415,
+            )
         return JSONResponse(validation_body(list(exc.errors())), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return JSONResponse({"error": "http_error", "message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": "http_error", "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "internal_error", "message": "Something went wrong on our side. Please try again."},
-                            status_code=500)
+        return JSONResponse(
+            {"error": "internal_error", "message": "Something went wrong on our side. Please try again."},
+            status_code=500,
+        )

@@ -6,6 +6,7 @@ internal route with a token made fresh at every start. Training happens only whe
 (or the Rasa version) changed: the model's file name carries a digest of both, and models are
 shared by every service that points at the same model folder.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,6 @@ import hashlib
 import logging
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import time
@@ -59,8 +59,15 @@ def model_path(model_dir: Path, digest: str | None = None) -> Path:
 
 def _rasa_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore",
-                "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "HF_HUB_OFFLINE": "1"})
+    env.update(
+        {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONWARNINGS": "ignore",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
     return env
 
 
@@ -68,8 +75,11 @@ def train(model_dir: Path, log_file: Path | None = None) -> Path:
     """The trained model for the current bot data, training it first when it is missing.
 
     A lock file keeps two services from training into one folder at once; the model is written
-    beside and moved into place, so a crash never leaves a half-written model to be loaded.
+    beside and moved into place (knowledge/atomic.py), so a crash never leaves a half-written model
+    to be loaded, and Rasa's working folder from a crashed run is removed by the next training.
     """
+    from knowledge.atomic import build_beside, scratch_dir
+
     model_dir.mkdir(parents=True, exist_ok=True)
     target = model_path(model_dir)
     if target.exists():
@@ -78,25 +88,29 @@ def train(model_dir: Path, log_file: Path | None = None) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():
             return target
-        work = model_dir / f".train-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
-        cmd = [str(rasa_executable()), "train", "--config", str(BOT_DIR / "config.yml"), "--domain",
-               str(BOT_DIR / "domain.yml"), "--data", str(BOT_DIR / "data"), "--out", str(work),
-               "--fixed-model-name", "model", "--quiet"]
-        log.info("training the Rasa model (bot data changed or no model yet)")
-        out = open(log_file, "ab") if log_file else subprocess.DEVNULL
-        try:
-            result = subprocess.run(cmd, cwd=work, env=_rasa_env(), stdout=out, stderr=subprocess.STDOUT)
-        finally:
-            if log_file:
-                out.close()
-        produced = work / "model.tar.gz"
-        if result.returncode != 0 or not produced.exists():
-            shutil.rmtree(work, ignore_errors=True)
-            raise RuntimeError(f"rasa train failed (exit {result.returncode}); see {log_file or 'its output'}")
-        os.replace(produced, target)
-        shutil.rmtree(work, ignore_errors=True)
+        with scratch_dir(model_dir, "train") as work, build_beside(target) as tmp:
+            cmd = [
+                str(rasa_executable()),
+                "train",
+                "--config",
+                str(BOT_DIR / "config.yml"),
+                "--domain",
+                str(BOT_DIR / "domain.yml"),
+                "--data",
+                str(BOT_DIR / "data"),
+                "--out",
+                str(work),
+                "--fixed-model-name",
+                "model",
+                "--quiet",
+            ]
+            log.info("training the Rasa model (bot data changed or no model yet)")
+            with open(log_file, "ab") if log_file else contextlib.nullcontext(subprocess.DEVNULL) as out:
+                result = subprocess.run(cmd, cwd=work, env=_rasa_env(), stdout=out, stderr=subprocess.STDOUT)
+            produced = work / "model.tar.gz"
+            if result.returncode != 0 or not produced.exists():
+                raise RuntimeError(f"rasa train failed (exit {result.returncode}); see {log_file or 'its output'}")
+            os.replace(produced, tmp)
         for old in model_dir.glob("bot-*.tar.gz"):
             if old != target:
                 old.unlink(missing_ok=True)
@@ -118,8 +132,9 @@ class RasaRuntime:
         self.base_url = f"http://127.0.0.1:{settings.rasa_port}"
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task | None = None
-        self._client = httpx.AsyncClient(timeout=settings.bot.timeout_seconds,
-                                         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+        self._client = httpx.AsyncClient(
+            timeout=settings.bot.timeout_seconds, limits=httpx.Limits(max_connections=32, max_keepalive_connections=16)
+        )
         self._stopping = False
 
     @property
@@ -146,7 +161,7 @@ class RasaRuntime:
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
@@ -157,8 +172,9 @@ class RasaRuntime:
         url = f"http://{_loopback_host(s.host)}:{s.port}/internal/actions"
         path.write_text(
             "# Written by the API at start; the token changes at every start.\n"
-            f"action_endpoint:\n  url: \"{url}\"\n  headers:\n    Authorization: \"Bearer {self.action_token}\"\n",
-            encoding="utf-8")
+            f'action_endpoint:\n  url: "{url}"\n  headers:\n    Authorization: "Bearer {self.action_token}"\n',
+            encoding="utf-8",
+        )
         path.chmod(0o600)
         return path
 
@@ -175,17 +191,32 @@ class RasaRuntime:
                 model = await asyncio.to_thread(train, s.bot_model_dir, s.log_dir / "rasa-train.log")
                 self.state = "starting"
                 endpoints = self._write_endpoints(run_dir)
-                cmd = [str(rasa_executable()), "run", "--model", str(model), "--endpoints", str(endpoints),
-                       "--credentials", str(BOT_DIR / "credentials.yml"), "--interface", "127.0.0.1",
-                       "--port", str(s.rasa_port), "--log-file", str(s.log_dir / "rasa.log")]
+                cmd = [
+                    str(rasa_executable()),
+                    "run",
+                    "--model",
+                    str(model),
+                    "--endpoints",
+                    str(endpoints),
+                    "--credentials",
+                    str(BOT_DIR / "credentials.yml"),
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(s.rasa_port),
+                    "--log-file",
+                    str(s.log_dir / "rasa.log"),
+                ]
                 started = time.monotonic()
-                logf = open(s.log_dir / "rasa-stdout.log", "ab")
-                try:
+                with open(s.log_dir / "rasa-stdout.log", "ab") as logf:  # the child keeps its own handle
                     self._proc = await asyncio.create_subprocess_exec(
-                        *cmd, cwd=run_dir, env=_rasa_env(), stdout=logf, stderr=subprocess.STDOUT,
-                        start_new_session=True)
-                finally:
-                    logf.close()
+                        *cmd,
+                        cwd=run_dir,
+                        env=_rasa_env(),
+                        stdout=logf,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
                 await self._wait_until_up(started)
                 self.state, self.detail = "ready", f"loaded in {time.monotonic() - started:.0f} s"
                 log.info("Rasa is ready (%s)", self.detail)
@@ -205,7 +236,7 @@ class RasaRuntime:
                 if failures >= 3:
                     self.detail += " (gave up after 3 tries; see the logs in the data directory)"
                     return
-            await asyncio.sleep(min(30, 2 ** failures))
+            await asyncio.sleep(min(30, 2**failures))
 
     async def _wait_until_up(self, started: float, limit: float = 600) -> None:
         while time.monotonic() - started < limit:
@@ -225,8 +256,9 @@ class RasaRuntime:
         if not self.ready:
             raise BotUnavailable(self.state)
         try:
-            r = await self._client.post(self.base_url + "/webhooks/rest/webhook",
-                                        json={"sender": sender, "message": message})
+            r = await self._client.post(
+                self.base_url + "/webhooks/rest/webhook", json={"sender": sender, "message": message}
+            )
         except httpx.HTTPError as exc:
             raise BotUnavailable(f"{type(exc).__name__}") from exc
         if r.status_code != 200:

@@ -1,1 +1,2 @@
-"""The encoder (sentence-transformers) and the FAISS index: build, save, load, swap; and the retriever."""
+"""Retrieval: the encoder and its fine-tuning, the FAISS index, lexical search (BM25), query
+analysis (typos, unknown words), and the retriever that ranks and decides."""

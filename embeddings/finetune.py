@@ -14,9 +14,9 @@ question *intents* apart more than *topics*. `encoder.finetune: false` in config
 The model is written beside its final place and moved in whole, then `CURRENT` is repointed, so a
 crash mid-training leaves the previous model (or none) in use, never half a model.
 """
+
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,13 +25,13 @@ import os
 import random
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
+from embeddings.encoder import configure_runtime
 from embeddings.query import STOP_WORDS, replace_words, words, zipf
+from knowledge.atomic import build_beside, locked, read_pointer, write_pointer
 from knowledge.schema import QAPair
 
 log = logging.getLogger("faqbot")
@@ -137,10 +137,10 @@ def digest(base_model_id: str, examples: list[Example], recipe: Recipe) -> str:
 
 def current(root: Path, base_model_id: str) -> Path | None:
     """The fine-tuned model in use, if there is one made from this base model."""
-    pointer = root / CURRENT
-    if not pointer.exists():
+    name = read_pointer(root, CURRENT)
+    if name is None:
         return None
-    target = root / pointer.read_text(encoding="utf-8").strip()
+    target = root / name
     try:
         info = json.loads((target / INFO).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -153,33 +153,18 @@ def is_finetuned(model_path: Path) -> bool:
     return (Path(model_path) / INFO).exists()
 
 
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def finetune(base_path: Path, base_model_id: str, pairs: list[QAPair], root: Path,
-             recipe: Recipe = Recipe()) -> Path:
+def finetune(base_path: Path, base_model_id: str, pairs: list[QAPair], root: Path, recipe: Recipe = Recipe()) -> Path:
     """Train on these pairs (or reuse the model already trained on exactly them) and make it current."""
     examples = training_examples(pairs, recipe)
     if len({e.group for e in examples}) < 2:
         raise ValueError("fine-tuning needs at least two published pairs with alternates")
     name = f"finetuned-{digest(base_model_id, examples, recipe)}"
     target = root / name
-    with _locked(root):
+    with locked(root):
         if not (target / INFO).exists():
             _train(base_path, base_model_id, examples, recipe, target)
-        pointer = root / CURRENT
-        previous = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
-        tmp = root / f".{CURRENT}.tmp-{os.getpid()}"
-        tmp.write_text(name, encoding="utf-8")
-        os.replace(tmp, pointer)
+        previous = read_pointer(root, CURRENT)
+        write_pointer(root, name, CURRENT)
         # Keep the new model and the one before it (a service still starting may be loading it).
         for old in root.glob("finetuned-*"):
             if old.name not in (name, previous):
@@ -189,6 +174,8 @@ def finetune(base_path: Path, base_model_id: str, pairs: list[QAPair], root: Pat
 
 def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe: Recipe, target: Path) -> None:
     import numpy as np
+
+    configure_runtime()
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -206,14 +193,17 @@ def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe:
     warm = max(1, int(recipe.warmup * len(plan)))
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: (s + 1) / warm if s < warm else max(0.0, (len(plan) - s) / max(1, len(plan) - warm)))
+        optimiser, lambda s: (s + 1) / warm if s < warm else max(0.0, (len(plan) - s) / max(1, len(plan) - warm))
+    )
     log.info("fine-tuning the encoder: %d examples from %d pairs, %d steps", len(examples), n_pairs, len(plan))
     model.train()
     losses = []
     for batch in plan:
-        features = [model.preprocess([examples[i].anchor for i in batch]),
-                    model.preprocess([examples[i].positive for i in batch]),
-                    model.preprocess([examples[i].negative for i in batch])]
+        features = [
+            model.preprocess([examples[i].anchor for i in batch]),
+            model.preprocess([examples[i].positive for i in batch]),
+            model.preprocess([examples[i].negative for i in batch]),
+        ]
         loss = loss_fn(features, None)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -224,15 +214,21 @@ def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe:
     model.eval()
     if not all(math.isfinite(x) for x in losses):
         raise RuntimeError("fine-tuning diverged (the loss is not finite); the base model stays in use")
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))
-    info = {"base_model_id": base_model_id, "base": str(base_path), "examples": len(examples),
-            "pairs": n_pairs, "steps": len(plan), "recipe": asdict(recipe),
-            "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
-            "seconds": round(time.time() - started, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    (tmp / INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
-    log.info("fine-tuned encoder saved to %s in %.1f s (loss %.3f -> %.3f)", target, info["seconds"],
-             losses[0], losses[-1])
+    info = {
+        "base_model_id": base_model_id,
+        "base": str(base_path),
+        "examples": len(examples),
+        "pairs": n_pairs,
+        "steps": len(plan),
+        "recipe": asdict(recipe),
+        "loss_first": round(losses[0], 4),
+        "loss_last": round(losses[-1], 4),
+        "seconds": round(time.time() - started, 1),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with build_beside(target) as tmp:
+        model.save_pretrained(str(tmp))
+        (tmp / INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    log.info(
+        "fine-tuned encoder saved to %s in %.1f s (loss %.3f -> %.3f)", target, info["seconds"], losses[0], losses[-1]
+    )

@@ -13,10 +13,12 @@ question is about something the collection does not cover ("is ocrevus covered b
 words are rare in English (names of drugs, places, organisations), and what share of the query's
 content words the collection never uses.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -29,14 +31,16 @@ COMMON_ZIPF = 3.0
 # A word the collection never uses that is rarer than this names something specific.
 RARE_ZIPF = 3.5
 # Function words: never corrected and never evidence of a topic.
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being below
 between both but by can could did do does doing done down during each few for from further get gets got had
 has have having he her here hers him his how i if in into is it its just me more most my no nor not now of
 off on once only or other our ours out over own same she should so some such than that the their theirs them
 then there these they this those through to too under until up very was we were what when where which while
 who whom why will with would you your yours u ur im ive dont cant wont isnt whats hows thats
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class QueryAnalysis:
     corrections: dict[str, str] = field(default_factory=dict)
     unknown_names: tuple[str, ...] = ()  # words the collection never uses that are rare in English
     unknown_share: float = 0.0  # share of the content words that the collection never uses
+    query: str = ""  # the query as it was asked
+    tag: str | None = None  # the collection it was read against (None: everything)
 
     @property
     def rare_unknown(self) -> int:
@@ -80,6 +86,33 @@ class Vocabulary:
             if len(w) >= 3:
                 self._by_start.setdefault((w[0], len(w)), []).append(w)
 
+    def updated(self, removed: Iterable[str], added: Iterable[str]) -> Vocabulary:
+        """A new vocabulary without the words of the `removed` documents and with those of `added`;
+        this one is unchanged (it may be serving). Costs the size of the vocabulary, not of the collection."""
+        minus = Counter(w for d in removed for w in words(d))
+        plus = Counter(w for d in added for w in words(d))
+        new = object.__new__(Vocabulary)
+        new.counts = self.counts.copy()
+        new.counts.subtract(minus)
+        new.counts.update(plus)
+        gone = [w for w in minus if new.counts[w] <= 0]
+        for w in gone:
+            del new.counts[w]
+        born = [w for w in plus if w not in self.counts]
+        new._by_start = dict(self._by_start)
+        for w in [*gone, *born]:
+            if len(w) < 3:
+                continue
+            start = (w[0], len(w))
+            bucket = [c for c in new._by_start.get(start, ()) if c != w]
+            if w in new.counts:
+                bucket.append(w)
+            if bucket:
+                new._by_start[start] = bucket
+            else:
+                new._by_start.pop(start, None)
+        return new
+
     def correction(self, word: str) -> str | None:
         """The collection's word this one is a typo of, if it is one."""
         w = word.lower()
@@ -87,10 +120,16 @@ class Vocabulary:
             return None
         limit = 1 if len(w) <= 6 else 2
         # Same first letter, or the first two swapped ("hte"); length within the edit limit.
-        choices = [c for start in dict.fromkeys(w[:2]) for n in range(len(w) - limit, len(w) + limit + 1)
-                   for c in self._by_start.get((start, n), ())]
-        found = process.extract(w, choices, scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=8)
-        found = [(c, d) for c, d, _ in found if Indel.distance(w, c) <= 2]
+        choices = [
+            c
+            for start in dict.fromkeys(w[:2])
+            for n in range(len(w) - limit, len(w) + limit + 1)
+            for c in self._by_start.get((start, n), ())
+        ]
+        # Every candidate within the limit (not the first few), so the order of the candidates, which
+        # differs after updates, never changes the choice.
+        matches = process.extract(w, choices, scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=None)
+        found = [(c, d) for c, d, _ in matches if Indel.distance(w, c) <= 2]
         if not found:
             return None
         # Fewest edits; then fewest inserted or dropped letters (a missed key is commoner than a wrong one).
@@ -108,4 +147,4 @@ class Vocabulary:
         unknown = [w for w in content if w not in self.counts]
         names = tuple(dict.fromkeys(w for w in unknown if zipf(w) < RARE_ZIPF))
         share = len(unknown) / len(content) if content else 0.0
-        return QueryAnalysis(text, corrections, names, share)
+        return QueryAnalysis(text, corrections, names, share, query)

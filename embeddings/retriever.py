@@ -8,9 +8,7 @@ First the query's typos are mended against the searched collection's own words (
 How an item (a Q&A pair or an article passage) is scored for a query:
 - dense: cosine similarity (FAISS, inner product on normalised vectors) of the query with each of
   the item's texts: the best of a pair's question and alternates (or the passage), plus
-  answer_weight times the similarity with the pair's answer (0 by default). With split_sentences
-  (off by default: it did not help on the measured sets) each sentence of a long query counts too.
-  The encoder is the one fine-tuned on the knowledge base's alternates when present
+  answer_weight times the similarity with the pair's answer (0 by default). The encoder is the one fine-tuned on the knowledge base's alternates when present
   (embeddings/finetune.py).
 - lexical: BM25 over the item's whole text, squashed onto 0..1 by s / (s + lexical_saturation),
   a fixed scale (not relative to the query's best hit), so a query that shares one rare word with
@@ -24,51 +22,65 @@ How an item (a Q&A pair or an article passage) is scored for a query:
 - decision: answer at or above the answer threshold, unless the best two are too close or the query
   names something the collection never mentions; "did you mean" between the thresholds; fallback below.
 """
+
 from __future__ import annotations
 
+import dataclasses
 import math
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embeddings.encoder import SentenceEncoder
 from embeddings.index import Entry, VectorIndex, load_or_build
-from embeddings.lexical import LexicalIndex
+from embeddings.lexical import LexicalIndex, Subset
 from embeddings.query import QueryAnalysis, Vocabulary
+from embeddings.settings import RetrievalSettings
 from knowledge.passages import Passage
 from knowledge.schema import QAPair
+
+if TYPE_CHECKING:
+    from embeddings.encoder import Encoder, QueryEncoder
 
 MODES = ("hybrid", "dense", "bm25")
 # Up to this many vectors every query is compared with every vector (a few milliseconds).
 EXHAUSTIVE_ROWS = 20_000
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    answer: float = 0.6
-    clarify: float = 0.3
-    margin: float = 0.02
-    options: int = 3
-    ask_on_unknown_names: bool = True
+    """When to answer, ask or fall back. Built from RetrievalSettings, where the defaults live."""
+
+    answer: float
+    clarify: float
+    margin: float
+    options: int
+    ask_on_unknown_names: bool
+
+    @classmethod
+    def default(cls) -> Thresholds:
+        return RetrievalSettings().thresholds()
 
 
 @dataclass(frozen=True)
 class Scoring:
-    lexical_weight: float = 1.0
-    lexical_saturation: float = 2.0
-    answer_weight: float = 0.0
-    lexical_per_term: bool = True
-    split_sentences: bool = False
-    min_sentence_words: int = 3
-    spelling: bool = True
-    calibration_a: float = 6.457
-    calibration_b: float = -3.592
-    calibration_rare: float = -0.543
-    calibration_unknown: float = -2.413
+    """How scores are fused and calibrated. Built from RetrievalSettings, where the defaults live."""
+
+    lexical_weight: float
+    lexical_saturation: float
+    answer_weight: float
+    lexical_per_term: bool
+    spelling: bool
+    calibration_a: float
+    calibration_b: float
+    calibration_rare: float
+    calibration_unknown: float
+
+    @classmethod
+    def default(cls) -> Scoring:
+        return RetrievalSettings().scoring()
 
     def confidence(self, fused: float, query: QueryAnalysis | None = None) -> float:
         z = self.calibration_a * fused + self.calibration_b
@@ -103,82 +115,189 @@ class Decision:
         return self.hits[0] if self.hits else None
 
 
+def _entries(item: QAPair | Passage) -> list[Entry]:
+    if isinstance(item, Passage):
+        return [Entry(item.id, "passage", "passage", item.text)]
+    return [
+        Entry(item.id, "qa", "question", item.question),
+        *(Entry(item.id, "qa", "alternate", a, i) for i, a in enumerate(item.alternates)),
+        Entry(item.id, "qa", "answer", item.answer),
+    ]
+
+
+def _document(item: QAPair | Passage) -> str:
+    """The item's whole text, for BM25 and the vocabulary."""
+    return item.text if isinstance(item, Passage) else " ".join([item.question, *item.alternates, item.answer])
+
+
+def _text_changed(old: QAPair | Passage | None, new: QAPair | Passage) -> bool:
+    """Whether what is searched of the item changed (its vectors, BM25 terms and words)."""
+    if old is None:
+        return True
+    if isinstance(new, Passage):
+        return not isinstance(old, Passage) or old.text != new.text
+    return (
+        isinstance(old, Passage)
+        or old.question != new.question
+        or old.answer != new.answer
+        or old.alternates != new.alternates
+    )
+
+
 def entries_for(pairs: list[QAPair], passages: list[Passage]) -> list[Entry]:
     entries: list[Entry] = []
     for p in sorted(pairs, key=lambda p: p.id):
-        entries.append(Entry(p.id, "qa", "question", p.question))
-        entries.extend(Entry(p.id, "qa", "alternate", a) for a in p.alternates)
-        entries.append(Entry(p.id, "qa", "answer", p.answer))
-    entries.extend(Entry(x.id, "passage", "passage", x.text) for x in sorted(passages, key=lambda x: x.id))
+        entries.extend(_entries(p))
+    for x in sorted(passages, key=lambda x: x.id):
+        entries.extend(_entries(x))
     return entries
 
 
-def sentences(query: str, min_words: int) -> list[str]:
-    parts = [p.strip() for p in _SENTENCE.split(query) if p and len(p.split()) >= min_words]
-    return parts if len(parts) > 1 else []
+def _row_arrays(entries: list[Entry], position: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the item's position, whether it is an answer, and its place within the item
+    (question or passage 0, alternates after), which settles ties between an item's own texts."""
+    n = len(entries)
+    items = np.fromiter((position[e.key] for e in entries), np.int64, n)
+    answers = np.fromiter((e.field == "answer" for e in entries), bool, n)
+    ranks = np.fromiter((e.position + 1 if e.field == "alternate" else 0 for e in entries), np.int64, n)
+    return items, answers, ranks
+
+
+@dataclass(frozen=True)
+class _Collection:
+    """A tag's items, searched as a collection of their own: BM25 statistics and vocabulary."""
+
+    members: np.ndarray  # item positions
+    subset: Subset | None
+    vocabulary: Vocabulary
 
 
 class Snapshot:
-    """An immutable view of what is served: the index, the items, and their lexical index."""
+    """An immutable view of what is served: the index, the items, their BM25 statistics and vocabulary.
+
+    Items are in a fixed order (pairs by id, then passages by id) whatever the history of edits, so
+    ties rank the same after an incremental update as after a fresh build. `updated` makes the next
+    snapshot from this one and the changed items only, while this one keeps serving.
+    """
 
     def __init__(self, index: VectorIndex, pairs: dict[str, QAPair], passages: dict[str, Passage]):
         self.index = index
         self.pairs = pairs
         self.passages = passages
-        entries = index.entries
-        self.keys: list[str] = list(dict.fromkeys(e.key for e in entries))
-        position = {k: i for i, k in enumerate(self.keys)}
-        self.item_of_row = np.array([position[e.key] for e in entries], dtype=np.int64)
-        self.is_answer_row = np.array([e.field == "answer" for e in entries], dtype=bool)
-        self.kind_of_item = np.array(["qa" if k in pairs else "passage" for k in self.keys], dtype=object)
-        self._docs = []
-        for k in self.keys:
-            if k in pairs:
-                p = pairs[k]
-                self._docs.append(" ".join([p.question, *p.alternates, p.answer]))
-            else:
-                self._docs.append(passages[k].text)
-        self.lexical = LexicalIndex(self.keys, self._docs)
-        self.vocabulary = Vocabulary(self._docs)
+        self.keys: list[str] = sorted(pairs) + sorted(passages)
+        self.position = {k: i for i, k in enumerate(self.keys)}
+        self.docs = [_document(self._item(k)) for k in self.keys]
+        if index.alive() is not None:  # one base, every row searched (a fresh or just loaded index is)
+            index, _ = index.compacted()
+            self.index = index
+        self.item_of_row, self.is_answer_row, self.rank_of_row = _row_arrays(index.entries, self.position)
+        self.lexical = LexicalIndex(self.keys, self.docs)
+        self.slot_of_item = self.lexical.slots(self.keys)
+        self.vocabulary = Vocabulary(self.docs)
+        self._finish()
+
+    def _item(self, key: str) -> QAPair | Passage:
+        return self.pairs.get(key) or self.passages[key]
+
+    def _finish(self) -> None:
+        """What follows from the items' other fields (kind, sources, tags), read afresh every time."""
+        n, n_pairs = len(self.keys), len(self.pairs)
+        is_qa = np.zeros(n, dtype=bool)
+        is_qa[:n_pairs] = True
+        citable = np.zeros(n, dtype=bool)
+        citable[:n_pairs] = np.fromiter((self.pairs[k].citable for k in self.keys[:n_pairs]), bool, n_pairs)
+        # Item masks for filters. "citable": pairs that cite a source, the only ones visitors are answered from.
+        self._masks: dict[str, np.ndarray] = {"qa": is_qa, "passage": ~is_qa, "citable": citable}
+        members: dict[str, list[int]] = {}
+        for i, k in enumerate(self.keys):
+            for t in self._item(k).tags:
+                members.setdefault(t, []).append(i)
+        self._tags: dict[str, np.ndarray] = {}
+        for t, positions in members.items():
+            self._tags[t] = np.zeros(n, dtype=bool)
+            self._tags[t][positions] = True
         # A tagged collection has its own BM25 statistics and vocabulary, built on first use.
-        self._tag_lexical: dict[str, tuple[np.ndarray, LexicalIndex | None, Vocabulary]] = {}
+        self._collections: dict[str, _Collection] = {}
         self._lock = threading.Lock()
         self.related: dict[str, list[QAPair]] = {}
-        # Item masks for filters. "citable": pairs that cite a source, the only ones visitors are answered from.
-        self._masks: dict[str, np.ndarray] = {
-            "qa": self.kind_of_item == "qa",
-            "passage": self.kind_of_item == "passage",
-            "citable": np.array([k in pairs and pairs[k].citable for k in self.keys], dtype=bool),
-        }
-        self._tags: dict[str, np.ndarray] = {}
-        for i, k in enumerate(self.keys):
-            item = pairs.get(k) or passages.get(k)
-            for t in item.tags:
-                self._tags.setdefault(t, np.zeros(len(self.keys), dtype=bool))[i] = True
 
-    def _collection(self, tag: str) -> tuple[np.ndarray, LexicalIndex | None, Vocabulary]:
+    def updated(
+        self, pairs: list[QAPair], passages: list[Passage], encoder: Encoder | None, index_root: Path
+    ) -> tuple[Snapshot, bool]:
+        """The snapshot serving these items, made from this one: only the items whose searched text
+        changed are re-embedded (their vectors removed and re-added under their ids) and re-counted
+        in BM25 and the vocabulary; the new index is on disk before this returns. (snapshot, changed)."""
+        new_pairs = {p.id: p for p in pairs}
+        new_passages = {x.id: x for x in passages}
+        same_keys = new_pairs.keys() == self.pairs.keys() and new_passages.keys() == self.passages.keys()
+        keys = self.keys if same_keys else sorted(new_pairs) + sorted(new_passages)
+        position = self.position if same_keys else {k: i for i, k in enumerate(keys)}
+        changed = [k for k, p in new_pairs.items() if _text_changed(self.pairs.get(k), p)]
+        changed += [k for k, x in new_passages.items() if _text_changed(self.passages.get(k), x)]
+        changed.sort(key=position.__getitem__)
+        removed = [] if same_keys else [k for k in self.keys if k not in position]
+        new = object.__new__(Snapshot)
+        new.pairs, new.passages, new.keys, new.position = new_pairs, new_passages, keys, position
+        if not changed and not removed:
+            new.index, new.docs, new.lexical, new.vocabulary = self.index, self.docs, self.lexical, self.vocabulary
+            new.item_of_row, new.is_answer_row, new.rank_of_row = self.item_of_row, self.is_answer_row, self.rank_of_row
+            new.slot_of_item = self.slot_of_item
+            new._finish()
+            return new, False
+        # The vectors: the changed and removed items' rows out, the changed items' entries in.
+        replaced = [k for k in changed if k in self.position] + removed
+        rows = np.flatnonzero(np.isin(self.item_of_row, [self.position[k] for k in replaced]))
+        added = [e for k in changed for e in _entries(new._item(k))]
+        new.index, change, source = self.index.apply(rows, added, encoder)
+        new.index.persist(index_root, since=self.index, change=change)
+        # Per row: what the row it was says, for the rows kept; -1 (no item) for rows now dead.
+        old_rows = source[: len(source) - len(added)]
+        kept = self.item_of_row[old_rows]
+        kept[np.isin(old_rows, rows)] = -1
+        if not same_keys:
+            remap = np.fromiter((position.get(k, -1) for k in self.keys), np.int64, len(self.keys))
+            kept = np.where(kept >= 0, remap[kept], -1)
+        items, answers, ranks = _row_arrays(added, position)
+        new.item_of_row = np.concatenate([kept, items])
+        new.is_answer_row = np.concatenate([self.is_answer_row[old_rows], answers])
+        new.rank_of_row = np.concatenate([self.rank_of_row[old_rows], ranks])
+        # The words: BM25 statistics and the vocabulary lose the old texts and gain the new.
+        documents = {k: _document(new._item(k)) for k in changed}
+        if same_keys:
+            new.docs = list(self.docs)
+            for k in changed:
+                new.docs[position[k]] = documents[k]
+        else:
+            new.docs = [documents[k] if k in documents else self.docs[self.position[k]] for k in keys]
+        new.lexical = self.lexical.updated(removed, documents)
+        new.slot_of_item = self.slot_of_item if same_keys else new.lexical.slots(keys)
+        new.vocabulary = self.vocabulary.updated([self.docs[self.position[k]] for k in replaced], documents.values())
+        new._finish()
+        return new, True
+
+    def _collection(self, tag: str) -> _Collection:
         with self._lock:
-            if tag not in self._tag_lexical:
+            if tag not in self._collections:
                 members = np.flatnonzero(self._tags.get(tag, np.zeros(len(self.keys), dtype=bool)))
-                docs = [self._docs[i] for i in members]
-                index = LexicalIndex([self.keys[i] for i in members], docs) if len(members) else None
-                self._tag_lexical[tag] = (members, index, Vocabulary(docs))
-            return self._tag_lexical[tag]
+                keys = [self.keys[i] for i in members]
+                subset = self.lexical.subset(keys) if len(members) else None
+                self._collections[tag] = _Collection(members, subset, Vocabulary([self.docs[i] for i in members]))
+            return self._collections[tag]
 
     def analyse(self, query: str, tag: str | None, correct: bool) -> QueryAnalysis:
         """Typos mended against the searched collection's words, and the words it never uses."""
-        vocabulary = self.vocabulary if tag is None else self._collection(tag)[2]
-        return vocabulary.analyse(query, correct=correct)
+        vocabulary = self.vocabulary if tag is None else self._collection(tag).vocabulary
+        analysis = vocabulary.analyse(query, correct=correct)
+        return analysis if tag is None else dataclasses.replace(analysis, tag=tag)
 
     def lexical_scores(self, query: str, tag: str | None, per_term: bool) -> np.ndarray:
         """BM25 of every item (0 outside the tag's collection when a tag is given)."""
         if tag is None:
-            return self.lexical.scores(query, per_term=per_term)
-        members, index, _ = self._collection(tag)
-        out = np.zeros(len(self.keys), np.float32)
-        if index is not None:
-            out[members] = index.scores(query, per_term=per_term)
-        return out
+            return self.lexical.scores(query, per_term=per_term)[self.slot_of_item]
+        collection = self._collection(tag)
+        if collection.subset is None:
+            return np.zeros(len(self.keys), np.float32)
+        return self.lexical.scores(query, per_term=per_term, subset=collection.subset)[self.slot_of_item]
 
     def mask(self, tag: str | None, kind: str | None) -> np.ndarray | None:
         """Which items may be returned (None: all)."""
@@ -193,28 +312,32 @@ class Snapshot:
 
 
 class Retriever:
-    def __init__(self, encoder: SentenceEncoder, index_root: Path, thresholds: Thresholds,
-                 scoring: Scoring | None = None):
+    def __init__(self, encoder: QueryEncoder, index_root: Path, thresholds: Thresholds, scoring: Scoring | None = None):
         self.encoder = encoder
         self.index_root = index_root
         self.thresholds = thresholds
-        self.scoring = scoring or Scoring()
+        self.scoring = scoring or Scoring.default()
         self._snapshot: Snapshot | None = None
         self._swap_lock = threading.Lock()
 
     # --- content --------------------------------------------------------------------------
 
     def load(self, pairs: list[QAPair], passages: list[Passage]) -> bool:
-        """Serve these published pairs and passages; reuses the saved index when it matches.
+        """Serve these published pairs and passages.
 
-        Returns True when the index had to be (re)built. The old snapshot serves until the new
-        one is ready, and a failure leaves it serving. Texts already embedded are not encoded again.
+        The first call uses the saved index when it matches (re-embedding only texts changed since);
+        later calls change only the items that changed since the snapshot being served: a publish
+        re-embeds, re-indexes and re-counts one pair, not the collection. Returns True when the
+        index changed. The old snapshot serves until the new one is ready and on disk, and a
+        failure leaves it serving.
         """
         published = [p for p in pairs if p.status == "published"]
         with self._swap_lock:
-            previous = self._snapshot.index if self._snapshot else None
-            index, built = load_or_build(self.index_root, entries_for(published, passages), self.encoder, previous)
-            self._snapshot = Snapshot(index, {p.id: p for p in published}, {x.id: x for x in passages})
+            if self._snapshot is None:
+                index, built = load_or_build(self.index_root, entries_for(published, passages), self.encoder)
+                self._snapshot = Snapshot(index, {p.id: p for p in published}, {x.id: x for x in passages})
+            else:
+                self._snapshot, built = self._snapshot.updated(published, passages, self.encoder, self.index_root)
         return built
 
     @property
@@ -231,16 +354,15 @@ class Retriever:
         An item's dense score is its best question/alternate (or passage) similarity plus
         answer_weight times its answer's similarity: the answer confirms a match on the question.
         """
-        texts = [query] + (sentences(query, self.scoring.min_sentence_words) if self.scoring.split_sentences else [])
-        vectors = np.vstack([self.encoder.encode_query(t) for t in texts])
-        rows_allowed = None
+        vectors = np.vstack([self.encoder.encode_query(query)])
+        allowed = None
         if mask is not None:
-            rows_allowed = np.flatnonzero(mask[snap.item_of_row])
-            if len(rows_allowed) == 0:
+            allowed = mask[snap.item_of_row] & (snap.item_of_row >= 0)
+            if not allowed.any():
                 return np.full(len(snap.keys), -1.0, np.float32), np.full(len(snap.keys), -1, np.int64)
         # Small collections are scored exhaustively; large ones through the top rows only.
         n = len(snap.index) if len(snap.index) <= EXHAUSTIVE_ROWS else min(n, len(snap.index))
-        scores, rows = snap.index.search(vectors, n, rows_allowed)
+        scores, rows = snap.index.search(vectors, n, allowed, ordered=False)
         flat_rows, flat_scores = rows.ravel(), scores.ravel()
         ok = flat_rows >= 0
         flat_rows, flat_scores = flat_rows[ok], flat_scores[ok]
@@ -253,6 +375,7 @@ class Retriever:
         q_order = order[~is_answer[order]]
         best[items[q_order]] = flat_scores[q_order]
         best_row[items[q_order]] = flat_rows[q_order]
+        self._settle_ties(snap, best, best_row, flat_rows, flat_scores, items, ~is_answer)
         a_order = order[is_answer[order]]
         answer[items[a_order]] = np.maximum(flat_scores[a_order], 0)
         # An item reached only through its answer still counts, by its answer alone.
@@ -262,29 +385,60 @@ class Retriever:
         best[reached] += self.scoring.answer_weight * answer[reached]
         return best, best_row
 
+    @staticmethod
+    def _settle_ties(
+        snap: Snapshot,
+        best: np.ndarray,
+        best_row: np.ndarray,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        items: np.ndarray,
+        searched: np.ndarray,
+    ) -> None:
+        """When an item's best score comes from two of its texts (the same text twice), the question
+        (then the first alternate) is its best row, whatever the rows' order in the index, which
+        differs between an index updated in place and one built afresh."""
+        top = searched & (scores == best[items])
+        if np.count_nonzero(top) <= np.count_nonzero(best_row >= 0):
+            return  # one top row per item: no tie
+        for i in np.flatnonzero(np.bincount(items[top], minlength=len(best)) > 1):
+            tied = rows[top & (items == i)]
+            best_row[i] = tied[np.argmin(snap.rank_of_row[tied])]
+
     def _lexical(self, snap: Snapshot, query: str, mask: np.ndarray | None, tag: str | None) -> np.ndarray:
         raw = snap.lexical_scores(query, tag, self.scoring.lexical_per_term)
         if mask is not None:
             raw = np.where(mask, raw, 0.0)
         return raw / (raw + self.scoring.lexical_saturation)
 
-    def search(self, query: str, k: int = 5, tag: str | None = None, kind: str | None = None,
-               mode: str = "hybrid") -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, tag: str | None = None, kind: str | None = None, mode: str = "hybrid"
+    ) -> list[Hit]:
         """The k best items for the query, best first, one hit per pair or passage."""
         return self._search(query, k, tag, kind, mode)[0]
 
-    def _search(self, query: str, k: int, tag: str | None, kind: str | None,
-                mode: str) -> tuple[list[Hit], QueryAnalysis | None]:
-        """search(), and what was read from the query's words (None when nothing could match)."""
+    def search_analysed(
+        self, query: str, k: int = 5, tag: str | None = None, kind: str | None = None, mode: str = "hybrid"
+    ) -> tuple[list[Hit], QueryAnalysis]:
+        """search(), and how the query was read for it (typos mended, unknown words): to show staff,
+        and to hand to decide() for the same query and tag so that it is not read again."""
+        return self._search(query, k, tag, kind, mode)
+
+    def _search(
+        self, query: str, k: int, tag: str | None, kind: str | None, mode: str, analysis: QueryAnalysis | None = None
+    ) -> tuple[list[Hit], QueryAnalysis]:
         if k <= 0:
             raise ValueError("k must be positive")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         snap = self.snapshot
+        if analysis is None:
+            analysis = snap.analyse(query, tag, self.scoring.spelling)
+        elif analysis.query != query or analysis.tag != tag:
+            raise ValueError("the analysis given was made for another query or tag")
         mask = snap.mask(tag, kind)
         if mask is not None and not mask.any():
-            return [], None
-        analysis = snap.analyse(query, tag, self.scoring.spelling)
+            return [], analysis
         query = analysis.text
         n_rows = max(128, k * 32)
         dense = np.zeros(len(snap.keys), np.float32)
@@ -313,27 +467,36 @@ class Retriever:
         for i in top:
             key = snap.keys[i]
             row = best_row[i]
-            fld = snap.index.entries[row].field if row >= 0 else "lexical"
+            fld = snap.index.entry(row).field if row >= 0 else "lexical"
             if mode == "hybrid":
                 conf = self.scoring.confidence(float(fused[i]), analysis)
             else:
                 conf = float(min(1.0, max(0.0, fused[i])))
-            common = dict(score=conf, field=fld, dense=float(max(dense[i], 0.0)), lexical=float(lexical[i]),
-                          fused=float(fused[i]))
-            if key in snap.pairs:
-                hits.append(Hit(key, "qa", pair=snap.pairs[key], **common))
-            else:
-                hits.append(Hit(key, "passage", passage=snap.passages[key], **common))
+            pair = snap.pairs.get(key)
+            hits.append(
+                Hit(
+                    key,
+                    "qa" if pair else "passage",
+                    conf,
+                    fld,
+                    pair=pair,
+                    passage=None if pair else snap.passages[key],
+                    dense=float(max(dense[i], 0.0)),
+                    lexical=float(lexical[i]),
+                    fused=float(fused[i]),
+                )
+            )
         return hits, analysis
 
     def analyse(self, query: str, tag: str | None = None) -> QueryAnalysis:
         """The typos search would mend in this query, and the words the collection never uses."""
         return self.snapshot.analyse(query, tag, self.scoring.spelling)
 
-    def decide(self, query: str) -> Decision:
-        """Answer, clarify or fall back, by the thresholds in config.yml."""
+    def decide(self, query: str, tag: str | None = None, analysis: QueryAnalysis | None = None) -> Decision:
+        """Answer, clarify or fall back, by the thresholds in config.yml, among the citable pairs
+        (with the tag, if one is given). `analysis`: search_analysed's for this query and tag, reused."""
         t = self.thresholds
-        hits, analysis = self._search(query, max(t.options, 2), None, "citable", "hybrid")
+        hits, analysis = self._search(query, max(t.options, 2), tag, "citable", "hybrid", analysis)
         if not hits or hits[0].score < t.clarify:
             return Decision("fallback", [])
         top = hits[0]
@@ -359,7 +522,7 @@ class Retriever:
             if pair is None:
                 return []
             hits = self.search(f"{pair.question} {pair.answer}", k=n + 1, kind="citable", mode="dense")
-            cached = [h.pair for h in hits if h.key != pair_id][:n]
+            cached = [h.pair for h in hits if h.key != pair_id and h.pair is not None][:n]
             with snap._lock:
                 snap.related[pair_id] = cached
         return cached

@@ -2,6 +2,7 @@
 
 Every problem names the file, the pair and the field, so an editor can find it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

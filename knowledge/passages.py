@@ -6,6 +6,7 @@ that ends like a sentence (or a long standfirst). Everything else, and lines mat
 phrases, is dropped. Passages follow the article's own paragraphs; a very short paragraph is joined
 to the next so that a passage carries enough context to be found; near-duplicates are dropped.
 """
+
 from __future__ import annotations
 
 import re
@@ -55,7 +56,9 @@ class Passage:
     tags: tuple[str, ...] = field(default=())
 
     def citation(self) -> Source:
-        return Source(title=self.title, publisher=self.publisher, published=self.published, url=self.url, passage=self.text)
+        return Source(
+            title=self.title, publisher=self.publisher, published=self.published, url=self.url, passage=self.text
+        )
 
 
 def is_prose(line: str) -> bool:
@@ -115,8 +118,15 @@ def load_passages(knowledge_dir: Path = KNOWLEDGE_DIR) -> list[Passage]:
         for n, text in enumerate(chunk(clean_paragraphs(raw)), start=1):
             passages.append(
                 Passage(
-                    id=f"{meta.id}#p{n}", source_id=meta.id, position=n, text=text, title=meta.title,
-                    publisher=meta.publisher, published=meta.published, url=meta.url, tags=meta.tags,
+                    id=f"{meta.id}#p{n}",
+                    source_id=meta.id,
+                    position=n,
+                    text=text,
+                    title=meta.title,
+                    publisher=meta.publisher,
+                    published=meta.published,
+                    url=meta.url,
+                    tags=meta.tags,
                 )
             )
     return passages

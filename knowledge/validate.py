@@ -1,16 +1,17 @@
 """Checks the Q&A files before they ship: `make validate` (also part of the test suite).
 
-Errors (exit 1): anything the schema rejects (a missing caveat, markup, a review date before the
+Errors (exit 1): anything the schema rejects (a missing caveat, a review date before the
 review), a published pair without a source or with fewer than four alternates, duplicate ids, and two pairs whose questions or alternates are so similar that
 they would fight in retrieval. Warnings: pairs past their review date, and answers harder to read
 than the configured reading age. Every message names the file, the pair and the field.
 
-    python -m knowledge.validate [QA_DIR]
+The encoder for the near-duplicate check is handed in (knowledge/ sits below the retrieval layer);
+`make validate` runs `python -m api.cli validate`, which builds it from the settings.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def near_duplicates(files: list[tuple[str, QAPair]], encoder, threshold: float) 
     """Questions or alternates of different pairs whose embeddings are at least `threshold` alike."""
     texts, owners = [], []
     for file, pair in files:
-        for field, text in [("question", pair.question)] + [(f"alternates[{i}]", a) for i, a in enumerate(pair.alternates)]:
+        for field, text in [("question", pair.question)] + [
+            (f"alternates[{i}]", a) for i, a in enumerate(pair.alternates)
+        ]:
             texts.append(text)
             owners.append((file, pair.id, field))
     if not texts:
@@ -55,56 +58,57 @@ def near_duplicates(files: list[tuple[str, QAPair]], encoder, threshold: float) 
             if pi == pj or sims[i, j] < threshold or (pi, pj) in reported:
                 continue
             reported.add((pi, pj))
-            problems.append(Problem(fi, pi, di, f"{texts[i]!r} is nearly the same as {pj}'s {dj} {texts[j]!r} "
-                                    f"in {fj} (similarity {sims[i, j]:.3f} >= {threshold}): the two pairs would "
-                                    "fight in retrieval; reword one or merge the pairs"))
+            problems.append(
+                Problem(
+                    fi,
+                    pi,
+                    di,
+                    f"{texts[i]!r} is nearly the same as {pj}'s {dj} {texts[j]!r} "
+                    f"in {fj} (similarity {sims[i, j]:.3f} >= {threshold}): the two pairs would "
+                    "fight in retrieval; reword one or merge the pairs",
+                )
+            )
     return problems
 
 
-def validate(qa_dir: Path = QA_DIR, encoder=None, threshold: float = 0.95, max_reading_age: float = 12,
-             today: dt.date | None = None) -> Report:
+def validate(
+    qa_dir: Path = QA_DIR,
+    encoder=None,
+    threshold: float = 0.95,
+    max_reading_age: float = 12,
+    today: dt.date | None = None,
+) -> Report:
     today = today or dt.date.today()
     try:
         files = load_pair_files(qa_dir)
     except ContentError as exc:
         return Report(errors=exc.problems, warnings=[])
-    errors: list[Problem] = [Problem(file, pair.id, field, message)
-                             for file, pair in files for field, message in publication_problems(pair)]
+    errors: list[Problem] = [
+        Problem(file, pair.id, field, message) for file, pair in files for field, message in publication_problems(pair)
+    ]
     if encoder is not None:
         errors.extend(near_duplicates(files, encoder, threshold))
     warnings: list[Problem] = []
     ages = {}
     for file, pair in files:
         if pair.review_due and pair.review_due < today:
-            warnings.append(Problem(file, pair.id, "review_due", f"past its review date ({pair.review_due}): "
-                                    "it is still answered, with a 'due for review' note"))
+            warnings.append(
+                Problem(
+                    file,
+                    pair.id,
+                    "review_due",
+                    f"past its review date ({pair.review_due}): it is still answered, with a 'due for review' note",
+                )
+            )
         age = ages[pair.id] = reading_age(pair.answer)
         if age > max_reading_age:
-            warnings.append(Problem(file, pair.id, "answer", f"hard to read: reading age {age:.1f}, "
-                                    f"above {max_reading_age:g} (shorter sentences and common words help)"))
+            warnings.append(
+                Problem(
+                    file,
+                    pair.id,
+                    "answer",
+                    f"hard to read: reading age {age:.1f}, "
+                    f"above {max_reading_age:g} (shorter sentences and common words help)",
+                )
+            )
     return Report(errors=errors, warnings=warnings, pairs=len(files), reading_ages=ages)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from api.settings import get_settings
-    from embeddings.encoder import SentenceEncoder
-
-    argv = sys.argv[1:] if argv is None else argv
-    qa_dir = Path(argv[0]) if argv else QA_DIR
-    s = get_settings()
-    encoder = SentenceEncoder(s.encoder.model_path or None, backend=s.encoder.backend, cache_dir=s.encoder_cache_dir)
-    report = validate(qa_dir, encoder, s.validation.near_duplicate_threshold, s.validation.max_reading_age)
-    for p in report.errors:
-        print(f"ERROR   {p}")
-    for p in report.warnings:
-        print(f"WARNING {p}")
-    if report.reading_ages:
-        ages = sorted(report.reading_ages.values())
-        print(f"reading age of answers: median {ages[len(ages) // 2]:.1f}, "
-              f"{sum(a <= s.validation.max_reading_age for a in ages)}/{len(ages)} at or below {s.validation.max_reading_age:g}")
-    print(f"{report.pairs} pairs checked in {qa_dir}: {len(report.errors)} errors, {len(report.warnings)} warnings")
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

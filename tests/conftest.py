@@ -3,6 +3,7 @@
 Heavy things are shared for the whole run: the exported encoder and the trained Rasa model live in
 var/test-cache (trained once per run at most, and only when the bot's data changed).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,13 +30,15 @@ def free_port() -> int:
 
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAQBOT_")}
-    env.update({
-        "FAQBOT_DATA_DIR": str(data_dir),
-        "FAQBOT_ENCODER__CACHE_DIR": str(TEST_CACHE / "encoder"),
-        "FAQBOT_BOT__MODEL_DIR": str(TEST_CACHE / "bot-models"),
-        "FAQBOT_CHAT__RATE_LIMIT_PER_MINUTE": "0",
-        "HF_HUB_OFFLINE": "1",
-    })
+    env.update(
+        {
+            "FAQBOT_DATA_DIR": str(data_dir),
+            "FAQBOT_ENCODER__CACHE_DIR": str(TEST_CACHE / "encoder"),
+            "FAQBOT_BOT__MODEL_DIR": str(TEST_CACHE / "bot-models"),
+            "FAQBOT_CHAT__RATE_LIMIT_PER_MINUTE": "0",
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -72,7 +75,7 @@ def make_token(client_or_runtime, role: str) -> str:
     import secrets
 
     token = secrets.token_urlsafe(24)
-    client_or_runtime.store.add_token(token, role)
+    client_or_runtime.tokens.add(token, role)
     return token
 
 
@@ -87,8 +90,14 @@ class LiveServer:
 
     def token(self, role: str) -> str:
         if role not in self.tokens:
-            out = subprocess.run([sys.executable, "-m", "api.cli", "token", "--role", role], cwd=REPO, env=self.env,
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-m", "api.cli", "token", "--role", role],
+                cwd=REPO,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             self.tokens[role] = out.stdout.strip().splitlines()[-1]
         return self.tokens[role]
 
@@ -134,9 +143,22 @@ def start_server(data_dir: Path, wait_for_bot: bool, **extra_env: str) -> LiveSe
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """The API and the real Rasa server as processes, on free ports and a temporary data directory."""
-    server = start_server(tmp_path_factory.mktemp("live") / "data", wait_for_bot=True)
+def widget_host_port() -> int:
+    """A free port for the page that embeds the chat widget from another origin (tests/e2e/test_widget.py).
+
+    Chosen before the live server starts, so the server can list that origin in `web.allowed_origins`."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, widget_host_port):
+    """The API and the real Rasa server as processes, on free ports and a temporary data directory.
+
+    Pages on http://127.0.0.1:<widget_host_port> may call /api/chat (CORS), as a partner site embedding the widget."""
+    origins = f'["http://127.0.0.1:{widget_host_port}"]'
+    server = start_server(
+        tmp_path_factory.mktemp("live") / "data", wait_for_bot=True, FAQBOT_WEB__ALLOWED_ORIGINS=origins
+    )
     yield server
     server.stop()
 
@@ -164,7 +186,7 @@ def find_clarify_message(server: LiveServer) -> str:
     through the staff search's `explain`, over the dev set's questions."""
     import json
 
-    from api.safety import detect
+    from bot.safety import detect
 
     rows = [json.loads(line) for line in (REPO / "tests" / "eval" / "devset.jsonl").read_text().splitlines() if line]
     headers = {"Authorization": f"Bearer {server.token('staff')}"}

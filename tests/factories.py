@@ -1,4 +1,5 @@
 """Factories for test data: a valid pair, changed only where a test says so."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +13,9 @@ def pair_data(**overrides: Any) -> dict[str, Any]:
         "answer": "No. Trials found no benefit.",
         "evidence": "disproven",
         "caveats": ["Decisions about your own treatment are for your neurologist or MS nurse."],
-        "sources": [{"title": "A trial", "publisher": "A journal", "published": "2018-01", "url": None, "passage": None}],
+        "sources": [
+            {"title": "A trial", "publisher": "A journal", "published": "2018-01", "url": None, "passage": None}
+        ],
         "tags": ["test"],
         "status": "published",
         "reviewed_on": "2026-11-01",

@@ -2,6 +2,7 @@
 
 Only the Rasa server this API started knows the token; anyone else gets 401.
 """
+
 from __future__ import annotations
 
 import hmac

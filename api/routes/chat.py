@@ -1,10 +1,11 @@
 """Visitors: POST /api/chat.
 
-Every message is first checked for an emergency or a crisis (api/safety.py) and answered with the
+Every message is first checked for an emergency or a crisis (bot/safety) and answered with the
 emergency and crisis numbers from settings if it is one; nothing else sees it. "Was this helpful?"
 answers are stored here too, and never reach Rasa's conversation history. Everything else goes
 through Rasa when it is up, and is answered from the retriever directly when it is not.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,18 +14,21 @@ import logging
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from api.answering import parse_feedback
 from api.deps import RuntimeDep
 from api.errors import TooManyRequests
-from api.models import ChatRequest, ChatResponse, Reply
 from api.rasa_runtime import BotUnavailable
-from api.safety import detect
+from api.schemas import ChatRequest, ChatResponse
+from bot.answering import parse_feedback
+from bot.replies import Reply
+from bot.safety import detect
 
 router = APIRouter(tags=["visitors"])
 log = logging.getLogger("faqbot.chat")
 
-DEGRADED_NOTICE = ("The conversation features are unavailable at the moment, so I answered from the "
-                   "knowledge base directly; follow-up questions and small talk may not work.")
+DEGRADED_NOTICE = (
+    "The conversation features are unavailable at the moment, so I answered from the "
+    "knowledge base directly; follow-up questions and small talk may not work."
+)
 
 
 def replies_from_rasa(messages: list[dict]) -> list[Reply]:
@@ -53,8 +57,9 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Chat
     client = request.client.host if request.client else "unknown"
     wait = runtime.limiter.check(client) if runtime.limiter else 0
     if wait:
-        raise TooManyRequests("Too many messages: please wait a moment and try again.",
-                              headers={"Retry-After": str(int(wait + 0.999))})
+        raise TooManyRequests(
+            "Too many messages: please wait a moment and try again.", headers={"Retry-After": str(int(wait + 0.999))}
+        )
     feedback = parse_feedback(body.message)
     if feedback:
         pair_id, helpful = feedback

@@ -1,4 +1,5 @@
 """GET /healthz: the state of each part, once the service can answer questions."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -15,8 +16,16 @@ def healthz(runtime: RuntimeDep) -> dict:
     return {
         "status": "ok" if bot.ready or bot.state == "disabled" else "degraded",
         "store": {"state": "ok", "pairs": runtime.store.count(), "published": len(snap.pairs)},
-        "index": {"state": "ok", "vectors": len(snap.index), "passages": len(snap.passages),
-                  "model": snap.index.model_id, "checksum": snap.index.checksum[:16]},
-        "bot": {"state": bot.state, "detail": bot.detail,
-                "answers_via": "rasa" if bot.ready else "retriever (conversation features unavailable)"},
+        "index": {
+            "state": "ok",
+            "vectors": len(snap.index),
+            "passages": len(snap.passages),
+            "model": snap.index.model_id,
+            "checksum": snap.index.checksum[:16],
+        },
+        "bot": {
+            "state": bot.state,
+            "detail": bot.detail,
+            "answers_via": "rasa" if bot.ready else "retriever (conversation features unavailable)",
+        },
     }

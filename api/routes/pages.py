@@ -1,4 +1,10 @@
-"""The web pages: the visitors' chat page at /. Static files only; answers are rendered as text."""
+"""The web pages: the visitors' chat page at /, the staff sign-in at /signin and the staff page at
+/staff, and the chat widget's script at /widget.js for other sites to embed.
+
+Static files only; answers, notes and names are rendered as text by the pages' scripts. Security
+headers (the Content-Security-Policy and the rest) are set for every response by api/security.py.
+"""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,19 +12,39 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from api.errors import NotFound
+
 STATIC = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(include_in_schema=False)
 
-SECURITY_HEADERS = {
-    # Nothing on the page is inline or from elsewhere; text the page shows can never run as script.
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'; "
-                               "require-trusted-types-for 'script'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, media_type="text/html")
 
 
 @router.get("/")
 def chat_page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type="text/html", headers=SECURITY_HEADERS)
+    return _page("index.html")
+
+
+@router.get("/signin")
+def signin_page() -> FileResponse:
+    return _page("signin.html")
+
+
+@router.get("/staff")
+def staff_page() -> FileResponse:
+    """The page itself is public (it holds no data); it asks /api/auth/me and sends a stranger to /signin."""
+    return _page("staff.html")
+
+
+@router.get("/widget.js")
+def widget_script() -> FileResponse:
+    """The address other sites embed: stable, whatever /static/ is rearranged into later.
+
+    Served here, not redirected, so one request loads it; api/security.py lets other origins load it.
+    """
+    path = STATIC / "widget.js"
+    if not path.is_file():
+        raise NotFound("The chat widget is not installed on this service.")
+    return FileResponse(path, media_type="text/javascript")

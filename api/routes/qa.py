@@ -1,8 +1,10 @@
 """Editors: /api/qa. Optimistic locking with ETag / If-Match, so no edit silently overwrites another.
 
 A change is answered by /api/chat and /api/search as soon as the call that made it returns: the
-index is rebuilt (re-embedding only changed texts) before the response is sent.
+changed pair's vectors, BM25 statistics and typo vocabulary are updated (Runtime.reindex) before the
+response is sent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +16,10 @@ from pydantic import ValidationError
 
 from api.deps import EditorRole, RuntimeDep
 from api.errors import NotFound, PreconditionFailed, PreconditionRequired, ServiceError
-from api.store import Conflict, Missing, StoredPair
+from api.runtime import Runtime
 from knowledge.loader import validation_problems
 from knowledge.schema import QACreate, QAPair, slugify
+from knowledge.store import Conflict, Missing, StoredPair
 
 router = APIRouter(prefix="/api/qa", tags=["editors"])
 
@@ -41,7 +44,7 @@ def _check_if_match(stored: StoredPair, if_match: str | None) -> None:
         raise PreconditionFailed("The pair was changed since you read it. Reload it, then apply your change again.")
 
 
-async def _reindex(runtime) -> None:
+async def _reindex(runtime: Runtime) -> None:
     await asyncio.to_thread(runtime.reindex)
 
 
@@ -50,8 +53,12 @@ def _row_errors(exc: ValidationError) -> list[dict]:
 
 
 @router.get("")
-def list_pairs(runtime: RuntimeDep, _role: EditorRole, status: str | None = Query(None, pattern="^(draft|published)$"),
-               tag: str | None = Query(None, max_length=50)) -> list[dict]:
+def list_pairs(
+    runtime: RuntimeDep,
+    _role: EditorRole,
+    status: str | None = Query(None, pattern="^(draft|published)$"),
+    tag: str | None = Query(None, max_length=50),
+) -> list[dict]:
     return [_body(s) for s in runtime.store.list_pairs(status=status, tag=tag)]
 
 
@@ -60,8 +67,8 @@ def export_pairs(runtime: RuntimeDep, _role: EditorRole) -> list[dict]:
     return [_body(s) for s in runtime.store.list_pairs()]
 
 
-@router.post("/import")
-async def import_pairs(runtime: RuntimeDep, role: EditorRole, rows: list[Any] = Body(...)) -> dict:
+@router.post("/import", response_model=None)
+async def import_pairs(runtime: RuntimeDep, role: EditorRole, rows: list[Any] = Body(...)) -> dict | JSONResponse:
     pairs: list[QAPair] = []
     bad: list[dict] = []
     seen: dict[str, int] = {}
@@ -86,8 +93,14 @@ async def import_pairs(runtime: RuntimeDep, role: EditorRole, rows: list[Any] = 
         seen[pair.id] = i
         pairs.append(pair)
     if bad:
-        return JSONResponse({"error": "validation_error", "message": f"{len(bad)} of {len(rows)} rows are not valid; "
-                             "nothing was written.", "rows": bad}, status_code=422)
+        return JSONResponse(
+            {
+                "error": "validation_error",
+                "message": f"{len(bad)} of {len(rows)} rows are not valid; nothing was written.",
+                "rows": bad,
+            },
+            status_code=422,
+        )
     created, updated = await asyncio.to_thread(runtime.store.import_pairs, pairs, role)
     await _reindex(runtime)
     return {"created": created, "updated": updated}
@@ -99,7 +112,7 @@ async def create_pair(body: QACreate, runtime: RuntimeDep, role: EditorRole) -> 
     data["id"] = body.id or slugify(body.question)
     pair = QAPair.model_validate(data)
     try:
-        stored = runtime.store.create(pair, role)
+        stored = await asyncio.to_thread(runtime.store.create, pair, role)
     except Conflict as exc:
         raise ConflictError(str(exc)) from exc
     if pair.status == "published":
@@ -116,9 +129,10 @@ def read_pair(pair_id: str, runtime: RuntimeDep, _role: EditorRole) -> JSONRespo
 
 
 @router.put("/{pair_id}")
-async def replace_pair(pair_id: str, body: QACreate, runtime: RuntimeDep, role: EditorRole,
-                       if_match: str | None = Header(None)) -> JSONResponse:
-    stored = runtime.store.get(pair_id)
+async def replace_pair(
+    pair_id: str, body: QACreate, runtime: RuntimeDep, role: EditorRole, if_match: str | None = Header(None)
+) -> JSONResponse:
+    stored = await asyncio.to_thread(runtime.store.get, pair_id)
     if not stored:
         raise NotFound(f"No pair with id {pair_id!r}.")
     _check_if_match(stored, if_match)
@@ -126,7 +140,7 @@ async def replace_pair(pair_id: str, body: QACreate, runtime: RuntimeDep, role: 
         raise ConflictError("The id in the body differs from the id in the address; ids cannot be changed.")
     pair = QAPair.model_validate({**body.model_dump(), "id": pair_id})
     try:
-        new = runtime.store.replace(pair, stored.version, role)
+        new = await asyncio.to_thread(runtime.store.replace, pair, stored.version, role)
     except Conflict as exc:
         raise PreconditionFailed(str(exc)) from exc
     except Missing as exc:
@@ -137,14 +151,15 @@ async def replace_pair(pair_id: str, body: QACreate, runtime: RuntimeDep, role: 
 
 
 @router.delete("/{pair_id}", status_code=204)
-async def delete_pair(pair_id: str, runtime: RuntimeDep, _role: EditorRole,
-                      if_match: str | None = Header(None)) -> Response:
-    stored = runtime.store.get(pair_id)
+async def delete_pair(
+    pair_id: str, runtime: RuntimeDep, _role: EditorRole, if_match: str | None = Header(None)
+) -> Response:
+    stored = await asyncio.to_thread(runtime.store.get, pair_id)
     if not stored:
         raise NotFound(f"No pair with id {pair_id!r}.")
     _check_if_match(stored, if_match)
     try:
-        runtime.store.delete(pair_id, stored.version)
+        await asyncio.to_thread(runtime.store.delete, pair_id, stored.version)
     except Conflict as exc:
         raise PreconditionFailed(str(exc)) from exc
     except Missing as exc:

@@ -1,4 +1,5 @@
 """Helpline staff: GET /api/search, the same retriever and thresholds the bot uses."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 
 from api.deps import RuntimeDep, StaffRole
-from api.models import SearchDecision, SearchResponse, SearchResult
+from api.schemas import SearchDecision, SearchResponse, SearchResult
 
 router = APIRouter(tags=["staff"])
 
@@ -26,13 +27,15 @@ async def search(
 ) -> SearchResponse:
     query = q.strip() or q
     start = time.perf_counter()
-    hits = await asyncio.to_thread(runtime.retriever.search, query, k, tag, kind, mode)
+    retriever = runtime.retriever
+    hits, analysis = await asyncio.to_thread(retriever.search_analysed, query, k, tag, kind, mode)
     took = (time.perf_counter() - start) * 1000
     decision = None
     if explain:
-        d = await asyncio.to_thread(runtime.retriever.decide, query)
-        analysis = runtime.retriever.analyse(query, tag)
-        decision = SearchDecision(kind=d.kind, ids=[h.key for h in d.hits], corrections=analysis.corrections)
+        # What the chat would do, in the same collection, from the one analysis of the query's words.
+        d = await asyncio.to_thread(retriever.decide, query, tag, analysis)
+        corrections = analysis.corrections if analysis else {}
+        decision = SearchDecision(kind=d.kind, ids=[h.key for h in d.hits], corrections=corrections)
     answerer = runtime.answerer
     counts = await asyncio.to_thread(runtime.store.feedback_counts) if any(h.pair for h in hits) else {}
     results = []
@@ -40,16 +43,41 @@ async def search(
         if h.pair:
             p = h.pair
             answer = answerer.payload(p, h.score)
-            results.append(SearchResult(
-                id=p.id, kind="qa", title=p.question, text=p.answer, score=round(h.score, 4), evidence=p.evidence,
-                caveats=list(p.caveats), tags=list(p.tags), citations=answer.citations, status=p.status,
-                feedback=counts.get(p.id, {"helpful": 0, "not_helpful": 0}),
-                review_due=answer.review_due, review_overdue=answer.review_overdue, matched_field=h.field,
-                dense=round(h.dense, 4), lexical=round(h.lexical, 4)))
-        else:
+            results.append(
+                SearchResult(
+                    id=p.id,
+                    kind="qa",
+                    title=p.question,
+                    text=p.answer,
+                    score=round(h.score, 4),
+                    evidence=p.evidence,
+                    caveats=list(p.caveats),
+                    tags=list(p.tags),
+                    citations=answer.citations,
+                    status=p.status,
+                    feedback=counts.get(p.id, {"helpful": 0, "not_helpful": 0}),
+                    reviewed_on=answer.reviewed_on,
+                    review_due=answer.review_due,
+                    review_overdue=answer.review_overdue,
+                    matched_field=h.field,
+                    dense=round(h.dense, 4),
+                    lexical=round(h.lexical, 4),
+                )
+            )
+        elif h.passage:
             x = h.passage
-            results.append(SearchResult(
-                id=x.id, kind="passage", title=x.title, text=x.text, score=round(h.score, 4), tags=list(x.tags),
-                citations=[answerer.citation(x.citation())], matched_field=h.field, dense=round(h.dense, 4),
-                lexical=round(h.lexical, 4)))
+            results.append(
+                SearchResult(
+                    id=x.id,
+                    kind="passage",
+                    title=x.title,
+                    text=x.text,
+                    score=round(h.score, 4),
+                    tags=list(x.tags),
+                    citations=[answerer.citation(x.citation())],
+                    matched_field=h.field,
+                    dense=round(h.dense, 4),
+                    lexical=round(h.lexical, 4),
+                )
+            )
     return SearchResponse(query=q, took_ms=round(took, 2), mode=mode, results=results, decision=decision)

@@ -1,24 +1,26 @@
 """The custom actions: answer a question from the retriever, smalltalk, the helpline, and the safety net."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
-from api.answering import NONE_INTENT, Answerer
+from bot.answering import NONE_INTENT, Answerer
+from bot.replies import Reply
+from bot.settings import ConversationSettings
 
-# An out_of_scope intent this sure is declined unless the retriever is confident on its own
-# (or the message follows up the last answer).
-OUT_OF_SCOPE_CONFIDENCE = 0.6
-# The classifier's "crisis" is a verdict at or above CRISIS_CONFIDENCE, a doubt worth the emergency
-# numbers under the answer above CRISIS_DOUBT, and below that a mistake (see ActionSafety).
-CRISIS_CONFIDENCE = 0.8
-CRISIS_DOUBT = 0.6
+# The cut-offs on Rasa's intent confidences are settings (config.yml `conversation:`):
+# - out_of_scope_confidence: an out_of_scope intent this sure is declined unless the retriever is
+#   confident on its own (or the message follows up the last answer);
+# - crisis_confidence / crisis_doubt: the classifier's "crisis" is a verdict at or above the first,
+#   a doubt worth the emergency numbers under the answer above the second, and below that a
+#   mistake (see ActionSafety).
 
 
-def send(dispatcher: CollectingDispatcher, replies) -> None:
+def send(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
     for reply in replies:
         dispatcher.utter_message(json_message=reply.model_dump(mode="json"))
 
@@ -34,6 +36,10 @@ class AnswererAction(Action):
     def name(self) -> str:
         return self.action_name
 
+    @property
+    def cutoffs(self) -> ConversationSettings:
+        return self.answerer.config.conversation
+
 
 class ActionAnswerQuestion(AnswererAction):
     action_name = "action_answer_question"
@@ -48,8 +54,11 @@ class ActionAnswerQuestion(AnswererAction):
         else:
             pair_id = next((e.get("value") for e in message.get("entities", []) if e.get("entity") == "pair_id"), None)
             replies = self.answerer.reply_to(
-                text, pair_id=pair_id, context=tracker.get_slot("last_pair"),
-                off_topic=intent == "out_of_scope" and confidence >= OUT_OF_SCOPE_CONFIDENCE)
+                text,
+                pair_id=pair_id,
+                context=tracker.get_slot("last_pair"),
+                off_topic=intent == "out_of_scope" and confidence >= self.cutoffs.out_of_scope_confidence,
+            )
         send(dispatcher, replies)
         answered = next((r.answer.id for r in replies if r.answer), None)
         events: list[dict] = [SlotSet("pair_id", None)]
@@ -58,7 +67,7 @@ class ActionAnswerQuestion(AnswererAction):
         return events
 
 
-def answered_confidently(answerer: Answerer, tracker: Tracker) -> list:
+def answered_confidently(answerer: Answerer, tracker: Tracker) -> list[Reply]:
     """The replies to the latest message when the retriever would answer it outright, else [].
 
     Rasa's intent classifier is small and learns from few examples; it has taken "can you get a clot
@@ -73,7 +82,7 @@ def answered_confidently(answerer: Answerer, tracker: Tracker) -> list:
     return answerer.reply_to(text, context=tracker.get_slot("last_pair"), decision=decision)
 
 
-def last_pair_events(replies) -> list[dict]:
+def last_pair_events(replies: list[Reply]) -> list[dict[str, Any]]:
     answered = next((r.answer.id for r in replies if r.answer), None)
     return [SlotSet("last_pair", answered)] if answered else []
 
@@ -109,7 +118,7 @@ class ActionHandoff(AnswererAction):
 class ActionSafety(AnswererAction):
     """The classifier's net under the phrase list: a message Rasa's NLU takes for a crisis.
 
-    The phrase list (api/safety.py) has already seen the message and found nothing. When the
+    The phrase list (bot/safety) has already seen the message and found nothing. When the
     classifier is sure, the safety reply is given; when it is in doubt, the question is answered and
     the emergency numbers are added, so a doubtful case is neither ignored nor blocked; a weak
     "crisis" (ordinary questions about the vein operation can look like one to it) is just answered."""
@@ -119,7 +128,7 @@ class ActionSafety(AnswererAction):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         message = tracker.latest_message or {}
         confidence = (message.get("intent") or {}).get("confidence") or 0.0
-        if confidence >= CRISIS_CONFIDENCE:
+        if confidence >= self.cutoffs.crisis_confidence:
             # A question the retriever answers outright ("I've just been told I might have MS, what
             # even is that?") is answered, with the emergency numbers under it; anything else gets
             # the safety reply alone.
@@ -127,13 +136,17 @@ class ActionSafety(AnswererAction):
             send(dispatcher, replies + [self.answerer.safety_reminder()] if replies else [self.answerer.safety()])
             return last_pair_events(replies)
         replies = self.answerer.reply_to(message.get("text") or "", context=tracker.get_slot("last_pair"))
-        if confidence >= CRISIS_DOUBT:
+        if confidence >= self.cutoffs.crisis_doubt:
             replies.append(self.answerer.safety_reminder())
         send(dispatcher, replies)
         return last_pair_events(replies)
 
 
-def register(executor, answerer: Answerer) -> None:
-    for action in (ActionAnswerQuestion(answerer), ActionSmalltalk(answerer), ActionHandoff(answerer),
-                   ActionSafety(answerer)):
+def register(executor: ActionExecutor, answerer: Answerer) -> None:
+    for action in (
+        ActionAnswerQuestion(answerer),
+        ActionSmalltalk(answerer),
+        ActionHandoff(answerer),
+        ActionSafety(answerer),
+    ):
         executor.register_action(action)

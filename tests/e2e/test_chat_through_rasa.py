@@ -1,4 +1,5 @@
 """The whole path: the real Rasa server and the API as processes, asked over HTTP."""
+
 import subprocess
 import sys
 
@@ -40,11 +41,14 @@ def test_smalltalk_handoff_and_out_of_scope_through_rasa(live_server):
     assert oos["kind"] == "fallback" and oos["answer"] is None and "helpline" in oos["text"]
 
 
-@pytest.mark.parametrize("message, pair_id", [
-    ("hello, is the liberation procedure proven?", "liberation-procedure-proven"),
-    ("is it normal to have a narrow jugular if you don't have ms", "narrowed-veins-in-healthy-people"),
-    ("sham meaning", "what-is-sham-controlled-trial"),
-])
+@pytest.mark.parametrize(
+    "message, pair_id",
+    [
+        ("hello, is the liberation procedure proven?", "liberation-procedure-proven"),
+        ("is it normal to have a narrow jugular if you don't have ms", "narrowed-veins-in-healthy-people"),
+        ("sham meaning", "what-is-sham-controlled-trial"),
+    ],
+)
 def test_a_clear_question_inside_smalltalk_is_answered_not_greeted(live_server, message, pair_id):
     reply = ask(live_server, message)["replies"][0]
     assert reply["kind"] == "answer" and reply["answer"]["id"] == pair_id
@@ -65,8 +69,12 @@ def test_the_service_passes_the_outside_contract_check(live_server):
     checker = REPO.parent / "shared" / "tools" / "check_contract.py"
     if not checker.exists():
         pytest.fail(f"the contract checker is expected beside the repository at {checker}")
-    out = subprocess.run([sys.executable, str(checker), live_server.base_url, live_server.token("editor")],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(checker), live_server.base_url, live_server.token("editor")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert " 0 failed" in out.stdout
 

@@ -1,4 +1,5 @@
 """Every conversation flow through POST /api/chat, with the real Rasa server and the API."""
+
 import httpx
 import pytest
 
@@ -11,8 +12,9 @@ class Visitor:
         self.session_id = None
 
     def say(self, message: str) -> dict:
-        r = httpx.post(self.server.base_url + "/api/chat", json={"message": message, "session_id": self.session_id},
-                       timeout=30)
+        r = httpx.post(
+            self.server.base_url + "/api/chat", json={"message": message, "session_id": self.session_id}, timeout=30
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         self.session_id = body["session_id"]
@@ -20,12 +22,15 @@ class Visitor:
         return body["replies"][0]
 
 
-@pytest.mark.parametrize("message", [
-    "i dont want to be here anymore",
-    "what is ccsvi? also I have been thinking about ending my life",
-    "my face has gone droopy on one side and I cant lift my arm",
-    "since my vein op in poland my neck is swollen and bleeding",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "i dont want to be here anymore",
+        "what is ccsvi? also I have been thinking about ending my life",
+        "my face has gone droopy on one side and I cant lift my arm",
+        "since my vein op in poland my neck is swollen and bleeding",
+    ],
+)
 def test_crisis_and_emergencies_get_the_safety_reply_first(live_server, message):
     reply = Visitor(live_server).say(message)
     assert reply["kind"] == "safety" and reply["answer"] is None
@@ -81,8 +86,12 @@ def test_feedback_is_stored_with_the_pair_and_counted_for_staff(live_server):
     staff = {"Authorization": f"Bearer {live_server.token('staff')}"}
 
     def counts():
-        r = httpx.get(live_server.base_url + "/api/search", params={"q": "is the liberation procedure proven", "k": 5},
-                      headers=staff, timeout=30)
+        r = httpx.get(
+            live_server.base_url + "/api/search",
+            params={"q": "is the liberation procedure proven", "k": 5},
+            headers=staff,
+            timeout=30,
+        )
         return next(x["feedback"] for x in r.json()["results"] if x["id"] == pair_id)
 
     before = counts()

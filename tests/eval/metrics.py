@@ -1,4 +1,5 @@
 """Retrieval metrics shared by `make eval` and the tuning script (no assertions: figures only)."""
+
 from __future__ import annotations
 
 import json
@@ -56,9 +57,11 @@ class OutOfScope:
     wrong_answers: float
 
     def row(self) -> str:
-        return (f"OOS precision {self.precision:.3f}  recall {self.recall:.3f} | in-scope: answered "
-                f"{self.in_scope_answered:.3f}, answered right {self.in_scope_correct_answer:.3f}, "
-                f"answered wrong {self.wrong_answers:.3f}")
+        return (
+            f"OOS precision {self.precision:.3f}  recall {self.recall:.3f} | in-scope: answered "
+            f"{self.in_scope_answered:.3f}, answered right {self.in_scope_correct_answer:.3f}, "
+            f"answered wrong {self.wrong_answers:.3f}"
+        )
 
 
 def out_of_scope_metrics(in_scope: list[tuple[str, list[str], set[str]]], oos_kinds: list[str]) -> OutOfScope:

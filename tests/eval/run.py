@@ -10,9 +10,10 @@ mending; with the packaged encoder, not fine-tuned; Rasa runs only for the shipp
    GET /api/search?tag=...;
 3. for the shipped configuration, the same questions through /api/chat with Rasa up, as visitors
    meet them;
-4. the safety set (tests/eval/safety.jsonl): recall and false alarms of api/safety.py;
+4. the safety set (tests/eval/safety.jsonl): recall and false alarms of bot/safety;
 5. Rasa's intent classifier: 3-fold cross-validation over bot/data/nlu.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,16 @@ BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 MODES = ("bm25", "dense", "hybrid")
 
 
-def search(c: httpx.Client, q: str, mode: str, k: int = 10, tag: str | None = None, kind: str | None = None,
-           explain: bool = False) -> dict:
-    params = {"q": q[:1000], "k": k, "mode": mode}
+def search(
+    c: httpx.Client,
+    q: str,
+    mode: str,
+    k: int = 10,
+    tag: str | None = None,
+    kind: str | None = None,
+    explain: bool = False,
+) -> dict:
+    params: dict[str, str | int] = {"q": q[:1000], "k": k, "mode": mode}
     if tag:
         params["tag"] = tag
     if kind:
@@ -50,7 +58,9 @@ def eval_devset(c: httpx.Client) -> dict:
         rows, oos = dev_set(split), out_of_scope(split)
         print(f"\nDev set, {split} split: {len(rows)} questions, {len(oos)} out of scope")
         for mode in MODES:
-            res = [([x["id"] for x in search(c, q["query"], mode, kind="qa")["results"]], set(q["expected"])) for q in rows]
+            res = [
+                ([x["id"] for x in search(c, q["query"], mode, kind="qa")["results"]], set(q["expected"])) for q in rows
+            ]
             m = ranking(res)
             out[f"{split}/{mode}"] = m.__dict__
             print(f"  {mode:<7} {m.row()}")
@@ -59,10 +69,10 @@ def eval_devset(c: httpx.Client) -> dict:
             d = search(c, q["query"], "hybrid", k=3, explain=True)["decision"]
             decisions.append((d["kind"], d["ids"], set(q["expected"])))
         oos_kinds = [search(c, q["query"], "hybrid", k=1, explain=True)["decision"]["kind"] for q in oos]
-        m = out_of_scope_metrics(decisions, oos_kinds)
+        oos_m = out_of_scope_metrics(decisions, oos_kinds)
         clarified = sum(k == "clarify" for k, _, _ in decisions) / max(1, len(decisions))
-        out[f"{split}/oos"] = m.__dict__
-        print(f"  retriever decision: {m.row()}; clarify {clarified:.3f}")
+        out[f"{split}/oos"] = oos_m.__dict__
+        print(f"  retriever decision: {oos_m.row()}; clarify {clarified:.3f}")
     return out
 
 
@@ -70,6 +80,7 @@ def eval_chat(c: httpx.Client) -> dict:
     """What visitors get: each question as the first message of a new conversation through /api/chat
     (Rasa's intents, the safety check and the retriever together). Out of scope is caught when the
     reply is not an answer and not a "did you mean" (fallback, smalltalk, handoff)."""
+
     def first_reply(message: str) -> dict:
         r = c.post("/api/chat", json={"message": message})
         r.raise_for_status()
@@ -93,15 +104,21 @@ def eval_chat(c: httpx.Client) -> dict:
         caught = sum(first_reply(q["query"])["kind"] not in ("answer", "clarify") for q in oos)
         precision = caught / (caught + kinds["other"]) if caught + kinds["other"] else 1.0
         n = len(rows)
-        m = {"oos_precision": precision, "oos_recall": caught / max(1, len(oos)),
-             "answered_right": kinds["answer_right"] / n,
-             "answered_wrong": (kinds["answer"] - kinds["answer_right"]) / n,
-             "clarify": kinds["clarify"] / n, "clarify_offers_right": kinds["clarify_has_right"] / n,
-             "no_answer": kinds["other"] / n}
+        m = {
+            "oos_precision": precision,
+            "oos_recall": caught / max(1, len(oos)),
+            "answered_right": kinds["answer_right"] / n,
+            "answered_wrong": (kinds["answer"] - kinds["answer_right"]) / n,
+            "clarify": kinds["clarify"] / n,
+            "clarify_offers_right": kinds["clarify_has_right"] / n,
+            "no_answer": kinds["other"] / n,
+        }
         out[split] = m
-        print(f"  chat ({split}): OOS precision {m['oos_precision']:.3f}  recall {m['oos_recall']:.3f} | in-scope: "
-              f"answered right {m['answered_right']:.3f}, wrong {m['answered_wrong']:.3f}; did-you-mean "
-              f"{m['clarify']:.3f} (right one offered {m['clarify_offers_right']:.3f}); no answer {m['no_answer']:.3f}")
+        print(
+            f"  chat ({split}): OOS precision {m['oos_precision']:.3f}  recall {m['oos_recall']:.3f} | in-scope: "
+            f"answered right {m['answered_right']:.3f}, wrong {m['answered_wrong']:.3f}; did-you-mean "
+            f"{m['clarify']:.3f} (right one offered {m['clarify_offers_right']:.3f}); no answer {m['no_answer']:.3f}"
+        )
     return out
 
 
@@ -109,8 +126,17 @@ def eval_benchmark(c: httpx.Client, name: str, folder: Path) -> dict:
     faqs = load_jsonl(folder / "faqs.jsonl")
     queries = load_jsonl(folder / "queries.jsonl")
     tag = f"bench-{name}"
-    rows = [{"id": f"{tag}-{f['id']}", "question": f["question"], "answer": f["answer"], "tags": [tag],
-             "status": "published", "evidence": "background"} for f in faqs]
+    rows = [
+        {
+            "id": f"{tag}-{f['id']}",
+            "question": f["question"],
+            "answer": f["answer"],
+            "tags": [tag],
+            "status": "published",
+            "evidence": "background",
+        }
+        for f in faqs
+    ]
     t = time.perf_counter()
     r = c.post("/api/qa/import", json=rows, timeout=600)
     r.raise_for_status()
@@ -118,8 +144,13 @@ def eval_benchmark(c: httpx.Client, name: str, folder: Path) -> dict:
     print(f"\n{name}: {len(faqs)} FAQs imported in {took:.1f} s ({r.json()}), {len(queries)} real user questions")
     out = {}
     for mode in MODES:
-        res = [([x["id"].removeprefix(f"{tag}-") for x in search(c, q["query"], mode, tag=tag)["results"]],
-                set(q["relevant"])) for q in queries]
+        res = [
+            (
+                [x["id"].removeprefix(f"{tag}-") for x in search(c, q["query"], mode, tag=tag)["results"]],
+                set(q["relevant"]),
+            )
+            for q in queries
+        ]
         m = ranking(res)
         out[mode] = m.__dict__
         print(f"  {mode:<7} {m.row()}")
@@ -127,7 +158,7 @@ def eval_benchmark(c: httpx.Client, name: str, folder: Path) -> dict:
 
 
 def eval_safety() -> dict:
-    from api.safety import detect
+    from bot.safety import detect
 
     path = Path(__file__).resolve().parent / "safety.jsonl"
 
@@ -136,8 +167,10 @@ def eval_safety() -> dict:
     benign = [r for r in rows if not r["expected"]]
     caught = sum(detect(r["message"]) is not None for r in crisis)
     alarms = sum(detect(r["message"]) is not None for r in benign)
-    print(f"\nSafety set: recall {caught}/{len(crisis)} = {caught / max(1, len(crisis)):.3f}; "
-          f"false alarms {alarms}/{len(benign)} = {alarms / max(1, len(benign)):.3f}")
+    print(
+        f"\nSafety set: recall {caught}/{len(crisis)} = {caught / max(1, len(crisis)):.3f}; "
+        f"false alarms {alarms}/{len(benign)} = {alarms / max(1, len(benign)):.3f}"
+    )
     return {"recall": caught / max(1, len(crisis)), "false_alarm_rate": alarms / max(1, len(benign))}
 
 
@@ -148,17 +181,37 @@ def eval_nlu() -> dict | None:
     from api.rasa_runtime import BOT_DIR, _rasa_env, rasa_executable
 
     with tempfile.TemporaryDirectory() as d:
-        out = subprocess.run([str(rasa_executable()), "test", "nlu", "--nlu", str(BOT_DIR / "data" / "nlu"), "--config",
-                              str(BOT_DIR / "config.yml"), "--cross-validation", "--folds", "3", "--out", d],
-                             cwd=d, env=_rasa_env(), capture_output=True, text=True, timeout=1800)
+        out = subprocess.run(
+            [
+                str(rasa_executable()),
+                "test",
+                "nlu",
+                "--nlu",
+                str(BOT_DIR / "data" / "nlu"),
+                "--config",
+                str(BOT_DIR / "config.yml"),
+                "--cross-validation",
+                "--folds",
+                "3",
+                "--out",
+                d,
+            ],
+            cwd=d,
+            env=_rasa_env(),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         report = Path(d) / "intent_report.json"
         if out.returncode != 0 or not report.exists():
             print(f"\nNLU cross-validation failed: {out.stdout[-500:]}{out.stderr[-500:]}")
             return None
         data = json.loads(report.read_text())
     print("\nRasa NLU intents, 3-fold cross-validation (test folds):")
-    print(f"  accuracy {data['accuracy']:.3f}  weighted F1 {data['weighted avg']['f1-score']:.3f}  "
-          f"macro F1 {data['macro avg']['f1-score']:.3f}")
+    print(
+        f"  accuracy {data['accuracy']:.3f}  weighted F1 {data['weighted avg']['f1-score']:.3f}  "
+        f"macro F1 {data['macro avg']['f1-score']:.3f}"
+    )
     for name, row in sorted(data.items()):
         if isinstance(row, dict) and "support" in row and name not in ("macro avg", "weighted avg", "micro avg"):
             print(f"    {name:<16} precision {row['precision']:.2f}  recall {row['recall']:.2f}  (n={row['support']})")
@@ -213,15 +266,17 @@ def main() -> None:
     ap.add_argument("--skip-benchmarks", action="store_true")
     ap.add_argument("--skip-nlu", action="store_true")
     ap.add_argument("--skip-chat", action="store_true", help="do not measure through /api/chat with Rasa")
-    ap.add_argument("--configs", default=",".join(CONFIGS),
-                    help=f"comma-separated, from: {', '.join(CONFIGS)} (default: all)")
+    ap.add_argument(
+        "--configs", default=",".join(CONFIGS), help=f"comma-separated, from: {', '.join(CONFIGS)} (default: all)"
+    )
     args = ap.parse_args()
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         ap.error(f"unknown configuration {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
-    summary: dict = {name: eval_service(name, args.skip_benchmarks, chat=name == "shipped" and not args.skip_chat)
-                     for name in names}
+    summary: dict = {
+        name: eval_service(name, args.skip_benchmarks, chat=name == "shipped" and not args.skip_chat) for name in names
+    }
     print_summary(summary)
     summary["safety"] = eval_safety()
     if not args.skip_nlu:

@@ -14,6 +14,7 @@ benchmarks together, taking the setting that improved R@1 over dense alone on al
 than the one best on our own questions (which overfitted to this domain's keywords and lost 2-5
 points on both public sets).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from api.runtime import encoder_path
 from api.settings import get_settings
 from embeddings.encoder import SentenceEncoder
+from embeddings.loading import encoder_path
 from embeddings.retriever import Retriever, Thresholds
 from knowledge.loader import load_pairs
 from knowledge.passages import load_passages
@@ -58,19 +59,26 @@ def features(r: Retriever, query: str) -> tuple[list[float], str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--encoder", choices=("finetuned", "packaged"), default="finetuned",
-                    help="fit for the fine-tuned encoder (calibration_*) or the packaged one (calibration_base_*)")
+    ap.add_argument(
+        "--encoder",
+        choices=("finetuned", "packaged"),
+        default="finetuned",
+        help="fit for the fine-tuned encoder (calibration_*) or the packaged one (calibration_base_*)",
+    )
     args = ap.parse_args()
     finetuned = args.encoder == "finetuned"
     settings = get_settings()
     settings.encoder.cache_dir = str(TEST_CACHE / "encoder")
     settings.encoder.finetune = finetuned
     # The encoder the service would use: the fine-tuned one (trained if missing) or the packaged one.
-    encoder = SentenceEncoder(encoder_path(settings, load_pairs()), backend="onnx",
-                              cache_dir=settings.encoder_cache_dir)
+    encoder = SentenceEncoder(
+        encoder_path(settings.encoder, settings.encoder_cache_dir, load_pairs()),
+        backend="onnx",
+        cache_dir=settings.encoder_cache_dir,
+    )
     print(f"encoder: {encoder.model_id}")
     with tempfile.TemporaryDirectory() as d:
-        r = Retriever(encoder, Path(d), Thresholds())
+        r = Retriever(encoder, Path(d), Thresholds.default())
         r.load(load_pairs(), load_passages())
         dev, oos = dev_set("dev"), out_of_scope("dev")
         print(f"dev split: {len(dev)} questions, {len(oos)} out of scope")
@@ -92,14 +100,16 @@ def main() -> None:
             z = xs[:, cols] @ w[:-1] + w[-1]
             probs = 1 / (1 + np.exp(-z))
             print(f"\ncalibration on {label}: weights {np.round(w[:-1], 3).tolist()}, intercept {w[-1]:.3f}")
-            for lo, hi in ((0, .2), (.2, .4), (.4, .6), (.6, .8), (.8, 1.01)):
+            for lo, hi in ((0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01)):
                 sel = (probs >= lo) & (probs < hi)
                 if sel.any():
                     print(f"  confidence {lo:.1f}-{min(hi, 1):.1f}: {sel.sum():3d} queries, right {ys[sel].mean():.2f}")
             n_in = len(dev)
             for t in (0.1, 0.2, 0.3, 0.4, 0.5):
-                print(f"  clarify_threshold {t:.2f}: OOS caught {np.mean(probs[n_in:] < t):.3f}, "
-                      f"in-scope lost {np.mean(probs[:n_in] < t):.3f}")
+                print(
+                    f"  clarify_threshold {t:.2f}: OOS caught {np.mean(probs[n_in:] < t):.3f}, "
+                    f"in-scope lost {np.mean(probs[:n_in] < t):.3f}"
+                )
         prefix = "calibration_" if finetuned else "calibration_base_"
         print("\nconfig.yml (retrieval):")
         for key, value in zip(("a", "rare", "unknown", "b"), w, strict=True):

@@ -3,6 +3,7 @@
 Rasa is off here, so /api/chat answers from the retriever and says so; the whole path through Rasa
 is tested in tests/e2e.
 """
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -33,13 +34,16 @@ def test_session_ids_are_issued_kept_and_unknown_ones_replaced(app_client):
     assert chat(app_client, "hello", session_id="forged").json()["session_id"] != "forged"
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"message": "   "}, "message"),
-    ({}, "message"),
-    ({"message": "a" * 1001}, "message"),
-    ({"message": 42}, "message"),
-    ({"message": "hi", "session_id": 7}, "session_id"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"message": "   "}, "message"),
+        ({}, "message"),
+        ({"message": "a" * 1001}, "message"),
+        ({"message": 42}, "message"),
+        ({"message": "hi", "session_id": 7}, "session_id"),
+    ],
+)
 def test_bad_chat_fields_are_422_naming_the_field(app_client, body, field):
     r = app_client.post("/api/chat", json=body)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/json")
@@ -83,7 +87,9 @@ def test_search_needs_a_token_and_returns_ranked_qa_and_passages(app_client):
     assert body["results"][0]["id"] == "liberation-procedure-proven"
     scores = [x["score"] for x in body["results"]]
     assert scores == sorted(scores, reverse=True)
-    r = app_client.get("/api/search", params={"q": "Zamboni 2010 Edinburgh", "k": 5, "tag": "source-article"}, headers=h)
+    r = app_client.get(
+        "/api/search", params={"q": "Zamboni 2010 Edinburgh", "k": 5, "tag": "source-article"}, headers=h
+    )
     assert r.json()["results"] and all(x["kind"] == "passage" for x in r.json()["results"])
     assert all(c["published"].startswith("2010") for x in r.json()["results"] for c in x["citations"])
     assert app_client.get("/api/search", params={"q": "x", "k": 0}, headers=h).status_code == 422
@@ -101,8 +107,12 @@ def test_editing_with_etags_publishes_immediately_and_catches_stale_edits(app_cl
     runtime = app_client.app.state.runtime
     h = {"Authorization": f"Bearer {make_token(runtime, 'editor')}"}
     staff = {"Authorization": f"Bearer {make_token(runtime, 'staff')}"}
-    pair = pair_data(id="editor-test-pair", question="Can people with MS swim in cold lakes safely?",
-                     answer="A test answer about cold lakes.", status="draft")
+    pair = pair_data(
+        id="editor-test-pair",
+        question="Can people with MS swim in cold lakes safely?",
+        answer="A test answer about cold lakes.",
+        status="draft",
+    )
     r = app_client.post("/api/qa", json=pair, headers=h)
     assert r.status_code == 201 and r.headers["etag"]
     etag = r.headers["etag"]
@@ -112,8 +122,10 @@ def test_editing_with_etags_publishes_immediately_and_catches_stale_edits(app_cl
     assert "editor-test-pair" not in [x["id"] for x in search["results"]]
     published = {**pair, "status": "published"}
     assert app_client.put("/api/qa/editor-test-pair", json=published, headers=h).status_code == 428
-    assert app_client.put("/api/qa/editor-test-pair", json=published,
-                          headers={**h, "If-Match": '"stale"'}).status_code == 412
+    assert (
+        app_client.put("/api/qa/editor-test-pair", json=published, headers={**h, "If-Match": '"stale"'}).status_code
+        == 412
+    )
     r = app_client.put("/api/qa/editor-test-pair", json=published, headers={**h, "If-Match": etag})
     assert r.status_code == 200 and r.headers["etag"] != etag
     new_etag = r.headers["etag"]
@@ -153,7 +165,15 @@ def test_health_reports_each_part(app_client):
 
 def test_openapi_describes_the_contract(app_client):
     paths = app_client.get("/openapi.json").json()["paths"]
-    for path in ("/api/chat", "/api/search", "/api/qa", "/api/qa/{pair_id}", "/api/qa/import", "/api/qa/export", "/healthz"):
+    for path in (
+        "/api/chat",
+        "/api/search",
+        "/api/qa",
+        "/api/qa/{pair_id}",
+        "/api/qa/import",
+        "/api/qa/export",
+        "/healthz",
+    ):
         assert path in paths
     assert "/internal/actions" not in paths
 
@@ -174,8 +194,12 @@ def test_search_mends_typos_and_says_so_and_serves_the_fine_tuned_encoder(app_cl
     h = {"Authorization": f"Bearer {token}"}
     r = app_client.get("/api/search", params={"q": "wich juglar viens are afected", "explain": "true"}, headers=h)
     body = r.json()
-    assert body["decision"]["corrections"] == {"wich": "which", "juglar": "jugular", "viens": "veins",
-                                               "afected": "affected"}
+    assert body["decision"]["corrections"] == {
+        "wich": "which",
+        "juglar": "jugular",
+        "viens": "veins",
+        "afected": "affected",
+    }
     assert body["results"][0]["id"] == "ccsvi-veins-involved"
     assert body["query"] == "wich juglar viens are afected"  # staff see what they typed
     off = app_client.get("/api/search", params={"q": "side effects of baclofen", "explain": "true"}, headers=h).json()

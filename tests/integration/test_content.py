@@ -1,4 +1,5 @@
 """The shipped knowledge loads and covers what visitors ask first."""
+
 import pytest
 
 from knowledge.loader import ContentError, load_pairs
@@ -18,7 +19,8 @@ def test_shipped_pairs_load_and_cover_the_core_questions():
 
 def test_a_bad_file_is_reported_with_file_pair_and_field(tmp_path):
     (tmp_path / "bad.yml").write_text(
-        "pairs:\n  - id: broken-pair\n    question: What?\n    answer: x\n    status: published\n    evidence: disproven\n")
+        "pairs:\n  - id: broken-pair\n    question: What?\n    answer: x\n    status: published\n    evidence: disproven\n"
+    )
     with pytest.raises(ContentError) as exc:
         load_pairs(tmp_path)
     message = str(exc.value)
@@ -26,7 +28,7 @@ def test_a_bad_file_is_reported_with_file_pair_and_field(tmp_path):
 
 
 def test_duplicate_ids_across_files_are_reported(tmp_path):
-    body = ("pairs:\n  - id: same\n    question: Q?\n    answer: A.\n    status: draft\n")
+    body = "pairs:\n  - id: same\n    question: Q?\n    answer: A.\n    status: draft\n"
     (tmp_path / "a.yml").write_text(body)
     (tmp_path / "b.yml").write_text(body)
     with pytest.raises(ContentError) as exc:

@@ -1,13 +1,14 @@
 """Fine-tuning the real encoder on CPU: saved under the data directory, used when present, crash-safe."""
+
 import json
 import logging
 
 import numpy as np
 import pytest
 
-from api.runtime import encoder_path
 from embeddings.encoder import SentenceEncoder, default_model_path, model_digest
 from embeddings.finetune import CURRENT, INFO, Recipe, current, finetune, is_finetuned, training_examples
+from embeddings.loading import encoder_path
 from knowledge.loader import load_pairs
 from tests.conftest import TEST_CACHE
 
@@ -91,13 +92,17 @@ def test_retraining_on_new_content_keeps_the_model_before_it_and_drops_older_one
 
 
 def test_the_service_uses_the_model_when_enabled_and_starts_on_the_base_when_training_fails(
-        tuned, make_settings, caplog):
+    tuned, make_settings, caplog
+):
     root, path = tuned
     settings = make_settings(encoder={"finetune": True, "cache_dir": str(root.parent)})
     assert settings.finetune_dir == root
-    assert encoder_path(settings, []) == path  # present: used, nothing trained
-    assert encoder_path(make_settings(encoder={"finetune": False, "cache_dir": str(root.parent)}), []) is None
+    assert encoder_path(settings.encoder, settings.encoder_cache_dir, []) == path  # present: used, nothing trained
+    off = make_settings(encoder={"finetune": False, "cache_dir": str(root.parent)})
+    assert encoder_path(off.encoder, off.encoder_cache_dir, []) is None
     empty = make_settings(encoder={"finetune": True, "cache_dir": str(root.parent / "elsewhere")})
     with caplog.at_level(logging.ERROR, logger="faqbot"):
-        assert encoder_path(empty, []) is None  # nothing to train on: the base model serves
+        assert (
+            encoder_path(empty.encoder, empty.encoder_cache_dir, []) is None
+        )  # nothing to train on: the base model serves
     assert "fine-tuning the encoder failed" in caplog.text

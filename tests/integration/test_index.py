@@ -1,4 +1,5 @@
 """The FAISS index with the real encoder: build, save, reload, search, and a crash mid-save."""
+
 import json
 import os
 
@@ -71,7 +72,7 @@ def test_a_corrupt_index_file_is_refused(tmp_path, encoder):
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory, encoder):
-    r = Retriever(encoder, tmp_path_factory.mktemp("index"), Thresholds())
+    r = Retriever(encoder, tmp_path_factory.mktemp("index"), Thresholds.default())
     r.load(load_pairs(), load_passages())
     return r
 
@@ -91,7 +92,54 @@ def test_retriever_hits_are_best_first_one_per_item_and_honour_k_and_tag(shipped
     assert shipped.search("CCSVI", 5, tag="no-such-tag") == []
 
 
-@pytest.mark.parametrize("question", ["what's the weather in Leeds tomorrow?", "give me a lasagne recipe",
-                                      "who won the cup final", "how do I write a for loop in python"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what's the weather in Leeds tomorrow?",
+        "give me a lasagne recipe",
+        "who won the cup final",
+        "how do I write a for loop in python",
+    ],
+)
 def test_questions_unrelated_to_ms_are_not_answered(shipped, question):
     assert shipped.decide(question).kind == "fallback"
+
+
+def test_publishing_one_edit_gives_the_same_hits_and_scores_as_a_fresh_build(tmp_path, encoder):
+    """With the real encoder: the incremental path (one pair's vectors replaced under their ids, BM25
+    and vocabulary updated) answers exactly as a retriever built from scratch on the edited content."""
+    pairs, passages = load_pairs(), load_passages()
+    live = Retriever(encoder, tmp_path / "live", Thresholds.default())
+    live.load(pairs, passages)
+    i = next(n for n, p in enumerate(pairs) if p.id == "liberation-procedure-proven")
+    p = pairs[i]
+    changed = [
+        *pairs[:i],
+        p.model_copy(
+            update={
+                "answer": p.answer + " A 2017 trial of balloon venoplasty (Brave Dreams) found no benefit either.",
+                "alternates": [*p.alternates[:-1], "did the brave dreams trial show venoplasty works"],
+            }
+        ),
+        *pairs[i + 1 :],
+    ]
+    before = len(live.snapshot.index)
+    assert live.load(changed, passages)
+    assert len(live.snapshot.index) == before
+    fresh = Retriever(encoder, tmp_path / "fresh", Thresholds.default())
+    fresh.load(changed, passages)
+    assert live.snapshot.index.checksum == fresh.snapshot.index.checksum
+    for q in [
+        "did the brave dreams trial show venoplasty works",
+        "is the liberation procedure proven?",
+        "CCSVI veins",
+        "what's the weather in Leeds tomorrow?",
+        "juglar vien stents",
+        "zamboni",
+    ]:
+        for kw in ({}, {"tag": "source-article"}, {"kind": "citable"}, {"mode": "bm25"}, {"mode": "dense"}):
+            a = [(h.key, h.score, h.field, h.dense, h.lexical, h.fused) for h in live.search(q, 10, **kw)]
+            b = [(h.key, h.score, h.field, h.dense, h.lexical, h.fused) for h in fresh.search(q, 10, **kw)]
+            assert a == b, (q, kw)
+        assert live.decide(q) == fresh.decide(q)
+    assert live.search("did the brave dreams trial show venoplasty works", 1)[0].key == p.id

@@ -1,10 +1,12 @@
 """The SQLite store: seeding never overwrites editors' work; stale edits are refused."""
+
 import sqlite3
 
 import pytest
 
-from api.store import Conflict, Store
+from api.auth import Tokens
 from knowledge.schema import QAPair
+from knowledge.store import Conflict, Store
 from tests.factories import pair_data
 
 pytestmark = pytest.mark.integration
@@ -34,8 +36,14 @@ def test_first_start_fills_the_store_and_later_starts_keep_editor_changes(store)
     store.replace(pair(id="a", answer="Edited by an editor."), stored.version, "editor")
     store.delete("b", store.get("b").version)
     # A new release ships changed files for a, b and c, and a new pair d.
-    report = store.seed([pair(id="a", answer="New file text."), pair(id="b", answer="New file text."),
-                         pair(id="c", answer="New file text."), pair(id="d")])
+    report = store.seed(
+        [
+            pair(id="a", answer="New file text."),
+            pair(id="b", answer="New file text."),
+            pair(id="c", answer="New file text."),
+            pair(id="d"),
+        ]
+    )
     assert store.get("a").pair.answer == "Edited by an editor."
     assert store.get("b") is None
     assert store.get("c").pair.answer == "New file text."
@@ -53,8 +61,9 @@ def test_a_stale_version_is_refused_and_loses_nothing(store):
 
 
 def test_tokens_are_stored_as_hashes_only(store, tmp_path):
-    store.add_token("secret-token-value", "staff")
-    assert store.role_for("secret-token-value") == "staff" and store.role_for("other") is None
+    tokens = Tokens(store.engine)
+    tokens.add("secret-token-value", "staff")
+    assert tokens.role_for("secret-token-value") == "staff" and tokens.role_for("other") is None
     assert b"secret-token-value" not in (tmp_path / "faqbot.db").read_bytes()
     with pytest.raises(ValueError):
-        store.add_token("x", "superuser")
+        tokens.add("x", "superuser")

@@ -1,4 +1,5 @@
 """Which reply Rasa's intents lead to, when the retriever knows better (pure logic: stand-in retriever)."""
+
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher

@@ -1,11 +1,13 @@
 """The wording rules of replies, with a stand-in retriever (pure logic: no model, no index)."""
+
 import datetime as dt
+from typing import cast
 
 import pytest
 
-from api.answering import Answerer, choice_payload, feedback_payload, is_follow_up, parse_choice, parse_feedback
 from api.settings import Settings
-from embeddings.retriever import Decision, Hit
+from bot.answering import Answerer, choice_payload, feedback_payload, is_follow_up, parse_choice, parse_feedback
+from embeddings.retriever import Decision, Hit, Retriever
 from knowledge.schema import QAPair
 from tests.factories import pair_data
 
@@ -31,7 +33,8 @@ class FakeRetriever:
 
 
 def answerer(decision=Decision("fallback"), pairs=None, decisions=None, **settings) -> Answerer:
-    a = Answerer(FakeRetriever(decision, pairs or {}, decisions), Settings(_env_file=None, **settings))
+    fake = cast(Retriever, FakeRetriever(decision, pairs or {}, decisions))
+    a = Answerer(fake, Settings(_env_file=None, **settings).bot_config)
     a.today = lambda: dt.date(2026, 11, 22)
     return a
 
@@ -43,9 +46,14 @@ def test_choice_payload_round_trips_and_rejects_garbage():
 
 
 def test_an_answer_carries_caveats_sources_and_marks_old_sources_historical():
-    pair = QAPair.model_validate(pair_data(sources=[
-        {"title": "Old article", "publisher": "WebMD", "published": "2010-10-12"},
-        {"title": "New review", "publisher": "Cochrane", "published": "2024-05"}]))
+    pair = QAPair.model_validate(
+        pair_data(
+            sources=[
+                {"title": "Old article", "publisher": "WebMD", "published": "2010-10-12"},
+                {"title": "New review", "publisher": "Cochrane", "published": "2024-05"},
+            ]
+        )
+    )
     reply = answerer(Decision("answer", [Hit(pair.id, "qa", 0.9, "question", pair=pair)])).reply_to("q")[0]
     assert reply.kind == "answer" and reply.answer.id == pair.id
     assert [c.historical for c in reply.answer.citations] == [True, False]
@@ -71,7 +79,8 @@ def test_clarify_offers_candidates_and_none_of_these():
 def test_a_clarify_says_which_words_of_the_question_it_knows_nothing_about():
     pair = QAPair.model_validate(pair_data(id="risks", question="What are the risks?"))
     reply = answerer(Decision("clarify", [Hit(pair.id, "qa", 0.8, "question", pair=pair)], ("baclofen",))).reply_to(
-        "side effects of baclofen")[0]
+        "side effects of baclofen"
+    )[0]
     assert reply.kind == "clarify" and reply.text.startswith("I couldn't find “baclofen” in what I know.")
     assert [o.title for o in reply.options] == ["What are the risks?", "None of these"]
 
@@ -116,14 +125,18 @@ def test_a_follow_up_is_resolved_against_the_last_answer():
     last = QAPair.model_validate(pair_data(id="what-is-it", question="What is the liberation procedure?"))
     risks = QAPair.model_validate(pair_data(id="risks", question="What are the risks?"))
     resolved = Decision("answer", [Hit("risks", "qa", 0.9, "question", pair=risks)])
-    a = answerer(pairs={last.id: last, risks.id: risks},
-                 decisions={"what are the risks of it? What is the liberation procedure?": resolved})
+    a = answerer(
+        pairs={last.id: last, risks.id: risks},
+        decisions={"what are the risks of it? What is the liberation procedure?": resolved},
+    )
     reply = a.reply_to("what are the risks of it?", context="what-is-it")[0]
     assert reply.answer.id == "risks"
     assert a.reply_to("what are the risks of it?")[0].kind == "fallback"  # no context, nothing to lean on
     more = a.reply_to("tell me more", context="what-is-it")[0]
     assert more.kind == "clarify" and "What are the risks?" in [o.title for o in more.options]
-    assert is_follow_up("who proposed it?") and not is_follow_up("what is the capital of France and its population today")
+    assert is_follow_up("who proposed it?") and not is_follow_up(
+        "what is the capital of France and its population today"
+    )
 
 
 def test_safety_replies_carry_the_numbers_from_settings():

@@ -1,4 +1,5 @@
 """How fine-tuning examples and batches are made (pure logic; the training itself is an integration test)."""
+
 import pytest
 
 from embeddings.finetune import Example, Recipe, batches, digest, training_examples
@@ -8,25 +9,40 @@ pytestmark = pytest.mark.unit
 
 
 def pair(pid: str, alternates: list[str], status: str = "published", question: str | None = None) -> QAPair:
-    return QAPair.model_validate({"id": pid, "question": question or f"What is {pid}?", "answer": "An answer.",
-                                  "alternates": alternates, "status": status, "evidence": "background"})
+    return QAPair.model_validate(
+        {
+            "id": pid,
+            "question": question or f"What is {pid}?",
+            "answer": "An answer.",
+            "alternates": alternates,
+            "status": status,
+            "evidence": "background",
+        }
+    )
 
 
 def test_each_alternate_is_trained_towards_its_own_question_and_drafts_and_repeats_are_left_out():
-    pairs = [pair("b-pair", ["b one", "b two"]), pair("a-pair", ["a one"]), pair("draft", ["d one"], status="draft"),
-             pair("same", ["what is SAME?"])]
+    pairs = [
+        pair("b-pair", ["b one", "b two"]),
+        pair("a-pair", ["a one"]),
+        pair("draft", ["d one"], status="draft"),
+        pair("same", ["what is SAME?"]),
+    ]
     examples = training_examples(pairs, Recipe(topic_swap=False))
     assert [(e.anchor, e.positive, e.group) for e in examples] == [
-        ("a one", "What is a-pair?", "a-pair"), ("b one", "What is b-pair?", "b-pair"),
-        ("b two", "What is b-pair?", "b-pair")]
+        ("a one", "What is a-pair?", "a-pair"),
+        ("b one", "What is b-pair?", "b-pair"),
+        ("b two", "What is b-pair?", "b-pair"),
+    ]
     for e in examples:  # the hard negative is another published pair's question
         assert e.negative != e.positive and e.negative in {"What is a-pair?", "What is b-pair?", "What is same?"}
 
 
 def test_topic_swaps_replace_the_shared_specific_words_in_both_and_make_each_the_others_negative():
-    pairs = [pair("risks", ["is the liberation procedure safe"],
-                  question="What are the risks of the liberation procedure?"),
-             pair("other", ["zzz"], question="Who is Paolo Zamboni?")]
+    pairs = [
+        pair("risks", ["is the liberation procedure safe"], question="What are the risks of the liberation procedure?"),
+        pair("other", ["zzz"], question="Who is Paolo Zamboni?"),
+    ]
     examples = [e for e in training_examples(pairs, Recipe()) if e.group.startswith("risks")]
     original, swapped = examples
     assert original.anchor == "is the liberation procedure safe" and swapped.group == "risks#swap"

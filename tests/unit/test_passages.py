@@ -32,7 +32,7 @@ def test_short_paragraphs_join_the_next_and_near_duplicates_are_dropped():
 
 def test_shipped_articles_become_dated_passages_without_chrome():
     passages = load_passages()
-    by_source = {}
+    by_source: dict[str, list] = {}
     for p in passages:
         by_source.setdefault(p.source_id, []).append(p)
     assert set(by_source) == {"src-000", "src-004"}

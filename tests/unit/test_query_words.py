@@ -1,4 +1,5 @@
 """Mending typos against a collection's words, and spotting words it never uses (embeddings/query.py)."""
+
 import pytest
 
 from embeddings.query import Vocabulary
@@ -17,22 +18,28 @@ def vocab():
     return Vocabulary(DOCS)
 
 
-@pytest.mark.parametrize("query, fixed", [
-    ("is the ccsvi problem in the juglar vien", "is the ccsvi problem in the jugular vein"),
-    ("Canadain liberation trial", "canadian liberation trial"),
-    ("trabulsee study", "traboulsee study"),
-    ("the libertion procedure", "the liberation procedure"),
-])
+@pytest.mark.parametrize(
+    "query, fixed",
+    [
+        ("is the ccsvi problem in the juglar vien", "is the ccsvi problem in the jugular vein"),
+        ("Canadain liberation trial", "canadian liberation trial"),
+        ("trabulsee study", "traboulsee study"),
+        ("the libertion procedure", "the liberation procedure"),
+    ],
+)
 def test_a_misspelt_word_of_the_collection_is_mended(vocab, query, fixed):
     assert vocab.analyse(query).text.lower() == fixed
 
 
-@pytest.mark.parametrize("query", [
-    "is it in vain",  # an ordinary English word one edit from "vein" stays as typed
-    "the conection with ms",  # two substitutions from "condition": not a typo of it
-    "side effects of baclofen",  # nothing in the collection is near it
-    "who is ur neuro",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "is it in vain",  # an ordinary English word one edit from "vein" stays as typed
+        "the conection with ms",  # two substitutions from "condition": not a typo of it
+        "side effects of baclofen",  # nothing in the collection is near it
+        "who is ur neuro",
+    ],
+)
 def test_words_that_are_not_typos_of_the_collection_are_left_alone(vocab, query):
     a = vocab.analyse(query)
     assert a.text == query and a.corrections == {}

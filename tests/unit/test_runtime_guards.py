@@ -1,6 +1,7 @@
 import pytest
 
-from api.runtime import RateLimiter, Sessions
+from api.limits import RateLimiter
+from bot.sessions import Sessions
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +30,11 @@ def test_the_confidence_fit_follows_the_encoder_in_use():
     tuned, packaged = retrieval.scoring(finetuned=True), retrieval.scoring(finetuned=False)
     assert (tuned.calibration_a, tuned.calibration_b) == (retrieval.calibration_a, retrieval.calibration_b)
     fitted = (packaged.calibration_a, packaged.calibration_b, packaged.calibration_rare, packaged.calibration_unknown)
-    assert fitted == (retrieval.calibration_base_a, retrieval.calibration_base_b, retrieval.calibration_base_rare,
-                      retrieval.calibration_base_unknown)
+    assert fitted == (
+        retrieval.calibration_base_a,
+        retrieval.calibration_base_b,
+        retrieval.calibration_base_rare,
+        retrieval.calibration_base_unknown,
+    )
     # the same fused score means a different chance of being right under each encoder
     assert tuned.confidence(0.8) != packaged.confidence(0.8)

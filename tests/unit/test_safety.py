@@ -4,6 +4,7 @@ tests/eval/safety.jsonl holds one message a line: {"message", "expected" (a cate
 "note"}. Recall on the crisis messages must be 100%. False alarms on the look-alikes are printed,
 not asserted, except for the look-alikes named in the product brief, which must never flag.
 """
+
 import collections
 import json
 import statistics
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from api import safety
-from api.safety import CATEGORIES, DETECTOR_ERROR, MEDICAL_EMERGENCY, SafetyMatch, detect, normalise
+from bot import safety
+from bot.safety import CATEGORIES, DETECTOR_ERROR, MEDICAL_EMERGENCY, SafetyMatch, detect, normalise
+from bot.safety import detector as safety_detector
 from knowledge.loader import load_pairs
 
 pytestmark = pytest.mark.unit
@@ -55,8 +57,14 @@ def report(capsys, text: str) -> None:
 
 
 def test_the_categories_are_the_six_the_chat_route_answers():
-    assert CATEGORIES == ("suicide_self_harm", "stroke_neuro_emergency", "chest_breathing",
-                          "post_procedure_complication", "harm_disclosure", "medical_emergency")
+    assert CATEGORIES == (
+        "suicide_self_harm",
+        "stroke_neuro_emergency",
+        "chest_breathing",
+        "post_procedure_complication",
+        "harm_disclosure",
+        "medical_emergency",
+    )
 
 
 def test_the_eval_file_is_well_formed_and_big_enough():
@@ -128,30 +136,70 @@ def test_false_alarms_on_the_knowledge_base_questions_are_reported(capsys):
     report(capsys, "\n".join(lines))
 
 
-@pytest.mark.parametrize("message", [
-    "I can\u2019t breathe", "I CAN'T BREATHE!!!", "i cant breath", "I   can't\n\n breathe",
-    "\uff29 \uff43\uff41\uff4e'\uff54 \uff42\uff52\uff45\uff41\uff54\uff48\uff45",  # full-width
-    "i can\u02bct breathe", "i can`t breathe", "I cannot breathe", "i can not breathe", "i cnt breathe",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I can\u2019t breathe",
+        "I CAN'T BREATHE!!!",
+        "i cant breath",
+        "I   can't\n\n breathe",
+        "\uff29 \uff43\uff41\uff4e'\uff54 \uff42\uff52\uff45\uff41\uff54\uff48\uff45",  # full-width
+        "i can\u02bct breathe",
+        "i can`t breathe",
+        "I cannot breathe",
+        "i can not breathe",
+        "i cnt breathe",
+    ],
+)
 def test_spelling_and_unicode_variants_are_normalised(message):
     match = detect(message)
     assert match is not None and match.category == "chest_breathing"
 
 
-@pytest.mark.parametrize("message", [
-    "kill\u200bmyself", "k1ll myself", "killlllll myself", "KILL MY SELF", "i want to kil myself",
-    "su\u00efcidal", "I feel \u201csuicidal\u201d", "self\u2011harm", "selfharm", "I OD\u2019d",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "kill\u200bmyself",
+        "k1ll myself",
+        "killlllll myself",
+        "KILL MY SELF",
+        "i want to kil myself",
+        "su\u00efcidal",
+        "I feel \u201csuicidal\u201d",
+        "self\u2011harm",
+        "selfharm",
+        "I OD\u2019d",
+    ],
+)
 def test_obfuscated_crisis_words_are_caught(message):
     match = detect(message)
     assert match is not None and match.category in ("suicide_self_harm", "medical_emergency")
 
 
-@pytest.mark.parametrize("message", [
-    "", " ", "\n\t", ".", "???", "\u200b\u200b", "\x00\x01\x02", "\ud800", "\U0001F600" * 500,
-    "a" * 100_000, "i " * 50_000, "\u202eevil rtl\u202c", "e\u0301" * 1000, "\ufdfd" * 300,
-    "\u0627\u0644\u0633\u0644\u0627\u0645", "\u4f60\u597d", "'" * 1000, "&" * 1000, "od'd " * 100,
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        " ",
+        "\n\t",
+        ".",
+        "???",
+        "\u200b\u200b",
+        "\x00\x01\x02",
+        "\ud800",
+        "\U0001f600" * 500,
+        "a" * 100_000,
+        "i " * 50_000,
+        "\u202eevil rtl\u202c",
+        "e\u0301" * 1000,
+        "\ufdfd" * 300,
+        "\u0627\u0644\u0633\u0644\u0627\u0645",
+        "\u4f60\u597d",
+        "'" * 1000,
+        "&" * 1000,
+        "od'd " * 100,
+    ],
+)
 def test_odd_input_never_raises(message):
     result = detect(message)
     assert result is None or (isinstance(result, SafetyMatch) and result.category in CATEGORIES)
@@ -173,7 +221,7 @@ def test_an_internal_error_fails_closed(monkeypatch, caplog):
     def broken(message):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(safety, "_detect", broken)
+    monkeypatch.setattr(safety.default_detector(), "_detect", broken)
     assert detect("what is ccsvi?") == SafetyMatch(MEDICAL_EMERGENCY, DETECTOR_ERROR)
     assert "safety detector failed" in caplog.text
 
@@ -181,7 +229,7 @@ def test_an_internal_error_fails_closed(monkeypatch, caplog):
 def test_a_match_cannot_be_changed():
     match = detect("i want to kill myself")
     with pytest.raises(AttributeError):
-        match.category = "none"
+        match.category = "none"  # type: ignore[misc]
 
 
 def test_the_trigger_prefilter_never_changes_a_result(monkeypatch):
@@ -190,12 +238,12 @@ def test_the_trigger_prefilter_never_changes_a_result(monkeypatch):
     # a trigger that misses matches. (The phrase may differ: trying every trigger word also finds
     # matches that overlap, which a plain search skips.)
     messages = [r["message"] for r in ROWS]
-    messages += [" ".join(messages[i:i + 3]) for i in range(0, len(messages), 2)]
+    messages += [" ".join(messages[i : i + 3]) for i in range(0, len(messages), 2)]
     fast = [detect(m) for m in messages]
-    monkeypatch.setattr(safety._Compiled, "finditer", lambda self, msg: self.regex.finditer(msg.text))
+    monkeypatch.setattr(safety_detector._Compiled, "finditer", lambda self, msg: self.regex.finditer(msg.text))
     slow = [detect(m) for m in messages]
     category = lambda match: match and match.category  # noqa: E731
-    assert [(m, a, b) for m, a, b in zip(messages, fast, slow) if category(a) != category(b)] == []
+    assert [(m, a, b) for m, a, b in zip(messages, fast, slow, strict=True) if category(a) != category(b)] == []
 
 
 def test_it_is_fast_on_a_1000_character_message(capsys):

@@ -1,13 +1,17 @@
-"""Request and response shapes of the HTTP interface (../shared/api-contract.md)."""
+"""Request and response shapes of the HTTP interface (../shared/api-contract.md).
+
+The replies inside a chat response are the conversation layer's own models (bot/replies.py).
+"""
+
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
+from bot.replies import Citation, Reply
 from knowledge.schema import Evidence
 
-ReplyKind = Literal["answer", "clarify", "fallback", "safety", "handoff", "smalltalk"]
 MAX_MESSAGE = 1000
 
 
@@ -26,47 +30,6 @@ class ChatRequest(BaseModel):
         if len(v) > MAX_MESSAGE:
             raise ValueError(f"message must be at most {MAX_MESSAGE} characters")
         return v
-
-
-class Citation(BaseModel):
-    title: str
-    publisher: str
-    published: str
-    url: str | None = None
-    passage: str | None = None
-    historical: bool = Field(False, description="older than the configured age: shown as historical")
-
-
-class AnswerPayload(BaseModel):
-    id: str
-    question: str
-    text: str = Field(description="the answer alone, without caveats and sources")
-    score: float
-    evidence: Evidence
-    caveats: list[str]
-    reviewed_on: str | None = None
-    review_due: str | None = None
-    review_overdue: bool = False
-    citations: list[Citation]
-    personal_note: str | None = Field(None, description="set when the visitor asked about their own treatment")
-
-
-class Option(BaseModel):
-    title: str
-    payload: str
-
-
-class Feedback(BaseModel):
-    question: str = "Was this helpful?"
-    options: list[Option]
-
-
-class Reply(BaseModel):
-    kind: ReplyKind
-    text: str
-    answer: AnswerPayload | None = None
-    options: list[Option] = Field(default_factory=list)
-    feedback: Feedback | None = Field(None, description="under an answer: 'Was this helpful?' yes/no")
 
 
 class ChatResponse(BaseModel):
@@ -88,6 +51,7 @@ class SearchResult(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     status: str | None = None
     feedback: dict[str, int] | None = Field(None, description="visitors' 'was this helpful' answers for this pair")
+    reviewed_on: str | None = None
     review_due: str | None = None
     review_overdue: bool = False
     matched_field: str | None = None

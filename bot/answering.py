@@ -3,15 +3,16 @@
 Used by the Rasa custom actions and by the direct path that serves /api/chat while Rasa is down,
 so both say exactly the same thing. Contact details come from settings, never from Q&A content.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
 
-from api.advice import is_personal_advice
-from api.models import AnswerPayload, Citation, Feedback, Option, Reply
-from api.settings import Settings
+from bot.advice import is_personal_advice
+from bot.replies import AnswerPayload, Citation, Feedback, Option, Reply
+from bot.settings import BotConfig, ConversationSettings
 from embeddings.retriever import Decision, Hit, Retriever
 from knowledge.schema import QAPair, Source
 
@@ -22,25 +23,39 @@ _CHOICE = re.compile(r"^/" + CHOOSE_INTENT + r"(\{.*\})?$", re.DOTALL)
 _FEEDBACK = re.compile(r"^/" + FEEDBACK_INTENT + r"(\{.*\})$", re.DOTALL)
 
 # A short message that leans on the last answer: "who proposed it?", "what are the risks?", "does it work?"
-_ANAPHORA = re.compile(r"\b(it|its|it's|this|that|these|those|they|them|their|he|she|his|her|him|the procedure|"
-                       r"the treatment|the theory|the op|the operation)\b", re.I)
-_FOLLOW_OPENERS = re.compile(r"^(and|but|so|also|what about|how about|why|who|when|where|how|does|do|did|is|are|"
-                             r"was|were|can|could|any|more)\b", re.I)
-_TELL_MORE = re.compile(r"^(tell me more|more( info(rmation)?| details| please)?|go on|and\??|what else|"
-                        r"anything else( about (it|that|this))?|explain more|more about (it|that|this))[\s.?!]*$", re.I)
-FOLLOW_UP_MAX_WORDS = 8
+_ANAPHORA = re.compile(
+    r"\b(it|its|it's|this|that|these|those|they|them|their|he|she|his|her|him|the procedure|"
+    r"the treatment|the theory|the op|the operation)\b",
+    re.I,
+)
+_FOLLOW_OPENERS = re.compile(
+    r"^(and|but|so|also|what about|how about|why|who|when|where|how|does|do|did|is|are|"
+    r"was|were|can|could|any|more)\b",
+    re.I,
+)
+_TELL_MORE = re.compile(
+    r"^(tell me more|more( info(rmation)?| details| please)?|go on|and\??|what else|"
+    r"anything else( about (it|that|this))?|explain more|more about (it|that|this))[\s.?!]*$",
+    re.I,
+)
 
-PERSONAL_LIMIT = ("I can't advise you on your own treatment: decisions about having a procedure, or about "
-                  "starting, stopping or changing any medicine, are for you and your neurologist or MS nurse.")
+PERSONAL_LIMIT = (
+    "I can't advise you on your own treatment: decisions about having a procedure, or about "
+    "starting, stopping or changing any medicine, are for you and your neurologist or MS nurse."
+)
 PERSONAL_NOTE = PERSONAL_LIMIT + " Here are the general facts, with their sources."
 # Replies to Rasa's smalltalk intents.
 SMALLTALK = {
-    "greet": ("Hello. I'm an automated assistant that answers questions about CCSVI, the \"liberation procedure\" "
-              "and multiple sclerosis, with the sources behind each answer. What would you like to know?"),
+    "greet": (
+        'Hello. I\'m an automated assistant that answers questions about CCSVI, the "liberation procedure" '
+        "and multiple sclerosis, with the sources behind each answer. What would you like to know?"
+    ),
     "goodbye": "Goodbye, and take care. You can come back and ask more at any time.",
     "thank": "You're welcome. Is there anything else you would like to know?",
-    "bot_challenge": ("I'm an automated assistant, not a person and not a doctor. I answer general questions from "
-                      "checked sources; I can't give advice about your own treatment."),
+    "bot_challenge": (
+        "I'm an automated assistant, not a person and not a doctor. I answer general questions from "
+        "checked sources; I can't give advice about your own treatment."
+    ),
 }
 
 
@@ -80,25 +95,32 @@ def is_none_of_these(message: str) -> bool:
     return message.strip() == "/" + NONE_INTENT
 
 
-def is_follow_up(message: str) -> bool:
+def is_follow_up(message: str, max_words: int = ConversationSettings().follow_up_max_words) -> bool:
+    """A short message that leans on the last answer ("who proposed it?")."""
     words = message.split()
-    if not words or len(words) > FOLLOW_UP_MAX_WORDS:
+    if not words or len(words) > max_words:
         return False
     return bool(_ANAPHORA.search(message) or _FOLLOW_OPENERS.match(message.strip()))
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, settings: Settings):
+    def __init__(self, retriever: Retriever, config: BotConfig):
         self.retriever = retriever
-        self.settings = settings
+        self.config = config
 
     def today(self) -> dt.date:
         return dt.date.today()
 
     # --- entry point ----------------------------------------------------------------------
 
-    def reply_to(self, message: str, pair_id: str | None = None, context: str | None = None,
-                 off_topic: bool = False, decision: Decision | None = None) -> list[Reply]:
+    def reply_to(
+        self,
+        message: str,
+        pair_id: str | None = None,
+        context: str | None = None,
+        off_topic: bool = False,
+        decision: Decision | None = None,
+    ) -> list[Reply]:
         """The replies to a question. `pair_id` answers a chosen candidate; `context` is the id of
         the last pair answered in this conversation, against which a follow-up is resolved;
         `off_topic` (the classifier is sure the message is out of scope) turns a hesitant "did you
@@ -114,7 +136,11 @@ class Answerer:
         if context_pair and _TELL_MORE.match(message.strip()):
             return [self.more_about(context_pair)]
         decision = decision or self.retriever.decide(message)
-        if context_pair and decision.kind != "answer" and is_follow_up(message):
+        if (
+            context_pair
+            and decision.kind != "answer"
+            and is_follow_up(message, self.config.conversation.follow_up_max_words)
+        ):
             resolved = self.retriever.decide(f"{message} {context_pair.question}")
             if resolved.kind != "fallback":
                 decision = resolved
@@ -125,8 +151,8 @@ class Answerer:
         return [self.from_decision(decision, personal)]
 
     def from_decision(self, decision: Decision, personal: bool = False) -> Reply:
-        if decision.kind == "answer":
-            best = decision.best
+        best = decision.best
+        if decision.kind == "answer" and best is not None and best.pair is not None:
             return self.answer(best.pair, best.score, personal)
         if decision.kind == "clarify":
             return self.clarify(decision.hits, personal, decision.unknown)
@@ -135,12 +161,18 @@ class Answerer:
     # --- replies --------------------------------------------------------------------------
 
     def citation(self, source: Source) -> Citation:
-        years = self.settings.retrieval.historical_after_years
+        years = self.config.conversation.historical_after_years
         published = source.published_date()
         today = self.today()
         age_limit = dt.date(today.year - years, today.month, min(today.day, 28))
-        return Citation(title=source.title, publisher=source.publisher, published=source.published, url=source.url,
-                        passage=source.passage, historical=published < age_limit)
+        return Citation(
+            title=source.title,
+            publisher=source.publisher,
+            published=source.published,
+            url=source.url,
+            passage=source.passage,
+            historical=published < age_limit,
+        )
 
     def related(self, pair: QAPair) -> list[Option]:
         return [Option(title=p.question, payload=choice_payload(p.id)) for p in self.retriever.related(pair.id)]
@@ -148,10 +180,17 @@ class Answerer:
     def payload(self, pair: QAPair, score: float, personal: bool = False) -> AnswerPayload:
         """The structured answer: text, evidence, caveats, dated citations, review state."""
         return AnswerPayload(
-            id=pair.id, question=pair.question, text=pair.answer, score=round(score, 4), evidence=pair.evidence,
-            caveats=list(pair.caveats), reviewed_on=_iso(pair.reviewed_on), review_due=_iso(pair.review_due),
+            id=pair.id,
+            question=pair.question,
+            text=pair.answer,
+            score=round(score, 4),
+            evidence=pair.evidence,
+            caveats=list(pair.caveats),
+            reviewed_on=_iso(pair.reviewed_on),
+            review_due=_iso(pair.review_due),
             review_overdue=bool(pair.review_due and pair.review_due < self.today()),
-            citations=[self.citation(s) for s in pair.sources], personal_note=PERSONAL_NOTE if personal else None,
+            citations=[self.citation(s) for s in pair.sources],
+            personal_note=PERSONAL_NOTE if personal else None,
         )
 
     def answer(self, pair: QAPair, score: float, personal: bool = False) -> Reply:
@@ -165,17 +204,22 @@ class Answerer:
         for c in citations:
             label = f"- {c.title}, {c.publisher}, {c.published}"
             if c.historical:
-                label += f" (historical: published {c.published[:4]}, more than {self.settings.retrieval.historical_after_years} years ago)"
+                label += f" (historical: published {c.published[:4]}, more than {self.config.conversation.historical_after_years} years ago)"
             src_lines.append(label)
         lines.append("\n".join(src_lines))
         if overdue:
             lines.append("This answer is due for review, so some details may have changed.")
         if personal:
             lines.append(f"To talk it through, you can call {self.helpline_text()}.")
-        feedback = Feedback(options=[Option(title="Yes", payload=feedback_payload(pair.id, True)),
-                                     Option(title="No", payload=feedback_payload(pair.id, False))])
-        return Reply(kind="answer", text="\n\n".join(lines), answer=payload, options=self.related(pair),
-                     feedback=feedback)
+        feedback = Feedback(
+            options=[
+                Option(title="Yes", payload=feedback_payload(pair.id, True)),
+                Option(title="No", payload=feedback_payload(pair.id, False)),
+            ]
+        )
+        return Reply(
+            kind="answer", text="\n\n".join(lines), answer=payload, options=self.related(pair), feedback=feedback
+        )
 
     def clarify(self, hits: list[Hit], personal: bool = False, unknown: tuple[str, ...] = ()) -> Reply:
         options = [Option(title=h.pair.question, payload=choice_payload(h.key)) for h in hits if h.pair]
@@ -196,11 +240,14 @@ class Answerer:
         options = self.related(pair)
         if not options:
             return self.fallback()
-        return Reply(kind="clarify", text="Here is more on this topic. Which would you like to know?",
-                     options=options + [Option(title="None of these", payload="/" + NONE_INTENT)])
+        return Reply(
+            kind="clarify",
+            text="Here is more on this topic. Which would you like to know?",
+            options=options + [Option(title="None of these", payload="/" + NONE_INTENT)],
+        )
 
     def helpline_text(self) -> str:
-        h = self.settings.helpline
+        h = self.config.helpline
         parts = [f"the {h.name} on {h.phone}"]
         if h.hours:
             parts.append(f"({h.hours})")
@@ -212,31 +259,42 @@ class Answerer:
     def fallback(self, personal: bool = False) -> Reply:
         # The safety phrase list cannot know every wording of a crisis: every "I don't know" also
         # says where to turn in an emergency.
-        text = ("I'm sorry, I don't have a reliable answer to that. I can answer questions about CCSVI, the "
-                "\"liberation procedure\" and multiple sclerosis. For anything else, please contact "
-                f"{self.helpline_text()}. If this is an emergency, call {self.settings.emergency.emergency_number}.")
+        text = (
+            "I'm sorry, I don't have a reliable answer to that. I can answer questions about CCSVI, the "
+            '"liberation procedure" and multiple sclerosis. For anything else, please contact '
+            f"{self.helpline_text()}. If this is an emergency, call {self.config.emergency.emergency_number}."
+        )
         if personal:
             text = f"{PERSONAL_LIMIT} {text}"
         return Reply(kind="fallback", text=text)
 
     def handoff(self) -> Reply:
-        return Reply(kind="handoff", text=(
-            f"You can talk to a person at {self.helpline_text()}. "
-            "You can also keep asking me questions here."))
+        return Reply(
+            kind="handoff",
+            text=(f"You can talk to a person at {self.helpline_text()}. You can also keep asking me questions here."),
+        )
 
     def safety(self, category: str | None = None) -> Reply:
-        e = self.settings.emergency
+        e = self.config.emergency
         if category == "suicide_self_harm":
-            first = (f"I'm really sorry you're feeling like this. You don't have to face it alone. You can talk to "
-                     f"{e.crisis_line}. If you are in danger now or may act on these thoughts, call {e.emergency_number}.")
+            first = (
+                f"I'm really sorry you're feeling like this. You don't have to face it alone. You can talk to "
+                f"{e.crisis_line}. If you are in danger now or may act on these thoughts, call {e.emergency_number}."
+            )
         elif category == "harm_disclosure":
-            first = (f"I'm sorry this is happening. If you are in danger now, call {e.emergency_number}. "
-                     f"You can also talk to {e.crisis_line}.")
+            first = (
+                f"I'm sorry this is happening. If you are in danger now, call {e.emergency_number}. "
+                f"You can also talk to {e.crisis_line}."
+            )
         else:
-            first = (f"This could be an emergency. Please call {e.emergency_number} now, or ask someone to call "
-                     f"for you. If it is urgent but not an emergency, call {e.urgent_number}.")
-        rest = (f"Emergency: {e.emergency_number}. Urgent but not an emergency: {e.urgent_number}. "
-                f"Someone to talk to: {e.crisis_line}. I'm an automated assistant and can't help in an emergency.")
+            first = (
+                f"This could be an emergency. Please call {e.emergency_number} now, or ask someone to call "
+                f"for you. If it is urgent but not an emergency, call {e.urgent_number}."
+            )
+        rest = (
+            f"Emergency: {e.emergency_number}. Urgent but not an emergency: {e.urgent_number}. "
+            f"Someone to talk to: {e.crisis_line}. I'm an automated assistant and can't help in an emergency."
+        )
         return Reply(kind="safety", text=f"{first}\n\n{rest}")
 
     def smalltalk(self, intent: str) -> Reply:
@@ -244,16 +302,23 @@ class Answerer:
         return Reply(kind="smalltalk", text=SMALLTALK.get(intent, SMALLTALK["greet"]))
 
     def safety_reminder(self) -> Reply:
-        e = self.settings.emergency
-        return Reply(kind="safety", text=(f"If you need help now: in an emergency call {e.emergency_number}; if it "
-                                          f"is urgent but not an emergency, call {e.urgent_number}; to talk to "
-                                          f"someone, {e.crisis_line}."))
+        e = self.config.emergency
+        return Reply(
+            kind="safety",
+            text=(
+                f"If you need help now: in an emergency call {e.emergency_number}; if it "
+                f"is urgent but not an emergency, call {e.urgent_number}; to talk to "
+                f"someone, {e.crisis_line}."
+            ),
+        )
 
     def feedback_thanks(self, helpful: bool) -> Reply:
         if helpful:
             return Reply(kind="smalltalk", text="Thank you for letting us know.")
-        return Reply(kind="smalltalk", text=("Thank you for letting us know. You could ask in other words, or "
-                                             f"contact {self.helpline_text()}."))
+        return Reply(
+            kind="smalltalk",
+            text=(f"Thank you for letting us know. You could ask in other words, or contact {self.helpline_text()}."),
+        )
 
 
 def _iso(d: dt.date | None) -> str | None:

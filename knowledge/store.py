@@ -1,4 +1,4 @@
-"""The knowledge store: Q&A pairs as editors see them, and staff tokens (SQLAlchemy).
+"""The knowledge store: Q&A pairs as editors see them, and visitors' feedback on them (SQLAlchemy).
 
 SQLite in WAL mode by default; the same code runs on PostgreSQL by changing FAQBOT_DATABASE_URL.
 Every pair carries a version; its ETag is derived from id and version, so a stale edit is caught.
@@ -8,6 +8,7 @@ files when the store has never seen it, and updated from the files only while th
 holds exactly what was last seeded (no editor has touched it). An editor's change or deletion is
 never overwritten by a later start.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,22 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, delete, event, func,
-                        insert, select, update)
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 
 from knowledge.schema import QAPair
@@ -25,7 +40,8 @@ from knowledge.schema import QAPair
 metadata = MetaData()
 
 qa_pairs = Table(
-    "qa_pairs", metadata,
+    "qa_pairs",
+    metadata,
     Column("id", String(80), primary_key=True),
     Column("data", Text, nullable=False),
     Column("status", String(16), nullable=False, index=True),
@@ -35,33 +51,44 @@ qa_pairs = Table(
 )
 
 seed_log = Table(
-    "seed_log", metadata,
+    "seed_log",
+    metadata,
     Column("id", String(80), primary_key=True),
     Column("content_hash", String(64), nullable=False),
 )
 
-tokens = Table(
-    "tokens", metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("role", String(16), nullable=False),
-    Column("label", String(120), nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
 # Visitors' "was this helpful?" answers: the pair and the time only, never anything they wrote.
 feedback = Table(
-    "feedback", metadata,
+    "feedback",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("pair_id", String(120), nullable=False, index=True),
     Column("helpful", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-ROLES = ("admin", "editor", "staff")
+# Staff mark an answer that needs an editor's attention; an editor closes the flag with a note.
+# pair_id is not a foreign key: a flag outlives the pair it was about, as a record of what was said.
+flags = Table(
+    "flags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair_id", String(120), nullable=False, index=True),
+    Column("note", Text, nullable=False),
+    Column("state", String(8), nullable=False, index=True),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("closed_by", String(80), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("close_note", Text, nullable=True),
+)
+
+FLAG_STATES = ("open", "closed")
+FLAG_NOTE_MAX = 1000
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def pair_json(pair: QAPair) -> str:
@@ -70,10 +97,6 @@ def pair_json(pair: QAPair) -> str:
 
 def content_hash(pair: QAPair) -> str:
     return hashlib.sha256(pair_json(pair).encode()).hexdigest()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -88,14 +111,39 @@ class StoredPair:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A staff member's note that a pair needs attention, and how an editor closed it."""
+
+    id: int
+    pair_id: str
+    note: str
+    state: str
+    created_by: str
+    created_at: dt.datetime
+    closed_by: str | None = None
+    closed_at: dt.datetime | None = None
+    close_note: str | None = None
+
+
+@dataclass(frozen=True)
 class SeedReport:
     created: int
     updated: int
     kept_editor_changes: int
 
 
+def connect(url: str) -> Engine:
+    """An engine for the store's database (SQLite gets WAL mode and a busy timeout)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 class Conflict(Exception):
-    """The pair exists already, or changed since the version the caller read."""
+    """The pair exists already, or changed since the version the caller read (or a flag is closed already)."""
 
 
 class Missing(Exception):
@@ -104,12 +152,8 @@ class Missing(Exception):
 
 class Store:
     def __init__(self, url: str):
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = connect(url)
         metadata.create_all(self.engine)
 
     def close(self) -> None:
@@ -136,6 +180,12 @@ class Store:
             row = c.execute(select(qa_pairs).where(qa_pairs.c.id == pair_id)).first()
         return self._row_to_stored(row) if row else None
 
+    def _must_get(self, pair_id: str) -> StoredPair:
+        stored = self.get(pair_id)
+        if stored is None:  # deleted between our write and this read
+            raise Missing(pair_id)
+        return stored
+
     def count(self) -> int:
         with self.engine.connect() as c:
             return len(c.execute(select(qa_pairs.c.id)).all())
@@ -161,9 +211,17 @@ class Store:
                     if current == h:
                         pass
                     elif seeded.get(pair.id) == current:
-                        c.execute(update(qa_pairs).where(qa_pairs.c.id == pair.id).values(
-                            data=pair_json(pair), status=pair.status, version=row.version + 1,
-                            updated_at=_now(), updated_by="seed"))
+                        c.execute(
+                            update(qa_pairs)
+                            .where(qa_pairs.c.id == pair.id)
+                            .values(
+                                data=pair_json(pair),
+                                status=pair.status,
+                                version=row.version + 1,
+                                updated_at=_now(),
+                                updated_by="seed",
+                            )
+                        )
                         updated += 1
                     else:
                         kept += 1
@@ -181,7 +239,7 @@ class Store:
             if c.execute(select(qa_pairs.c.id).where(qa_pairs.c.id == pair.id)).first():
                 raise Conflict(f"a pair with id {pair.id!r} exists already")
             _insert_pair(c, pair, by)
-        return self.get(pair.id)
+        return self._must_get(pair.id)
 
     def replace(self, pair: QAPair, version: int, by: str) -> StoredPair:
         """Replace the pair only if it is still at `version` (optimistic locking)."""
@@ -190,7 +248,7 @@ class Store:
                 if not c.execute(select(qa_pairs.c.id).where(qa_pairs.c.id == pair.id)).first():
                     raise Missing(pair.id)
                 raise Conflict("the pair was changed by someone else since you read it")
-        return self.get(pair.id)
+        return self._must_get(pair.id)
 
     def delete(self, pair_id: str, version: int) -> None:
         with self.engine.begin() as c:
@@ -223,23 +281,81 @@ class Store:
     def feedback_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         with self.engine.connect() as c:
-            q = select(feedback.c.pair_id, feedback.c.helpful, func.count()).group_by(feedback.c.pair_id, feedback.c.helpful)
+            q = select(feedback.c.pair_id, feedback.c.helpful, func.count()).group_by(
+                feedback.c.pair_id, feedback.c.helpful
+            )
             for pair_id, helpful, n in c.execute(q):
                 out.setdefault(pair_id, {"helpful": 0, "not_helpful": 0})["helpful" if helpful else "not_helpful"] = n
         return out
 
-    # --- tokens ---------------------------------------------------------------------------
+    # --- flags ----------------------------------------------------------------------------
 
-    def add_token(self, token: str, role: str, label: str = "") -> None:
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    def add_flag(self, pair_id: str, note: str, by: str) -> Flag:
+        """Flag a pair for the editors. Missing when no pair has that id (a typo would go unseen)."""
+        note = _flag_note(note, required=True)
         with self.engine.begin() as c:
-            c.execute(insert(tokens).values(token_hash=hash_token(token), role=role, label=label, created_at=_now()))
+            if not c.execute(select(qa_pairs.c.id).where(qa_pairs.c.id == pair_id)).first():
+                raise Missing(pair_id)
+            row = c.execute(
+                insert(flags)
+                .values(pair_id=pair_id, note=note, state="open", created_by=by, created_at=_now())
+                .returning(*flags.c)
+            ).one()
+        return _row_to_flag(row)
 
-    def role_for(self, token: str) -> str | None:
+    def list_flags(self, state: str | None = None) -> list[Flag]:
+        """Flags in one state (or all), newest first."""
+        if state is not None and state not in FLAG_STATES:
+            raise ValueError(f"state must be one of {', '.join(FLAG_STATES)}")
+        q = select(flags).order_by(flags.c.created_at.desc(), flags.c.id.desc())
+        if state:
+            q = q.where(flags.c.state == state)
         with self.engine.connect() as c:
-            row = c.execute(select(tokens.c.role).where(tokens.c.token_hash == hash_token(token))).first()
-        return row.role if row else None
+            return [_row_to_flag(r) for r in c.execute(q)]
+
+    def close_flag(self, flag_id: int, by: str, note: str = "") -> Flag:
+        """Close an open flag. Missing if there is no such flag; Conflict if someone closed it already."""
+        note = _flag_note(note, required=False)
+        with self.engine.begin() as c:
+            res = c.execute(
+                update(flags)
+                .where(flags.c.id == flag_id, flags.c.state == "open")
+                .values(state="closed", closed_by=by, closed_at=_now(), close_note=note or None)
+            )
+            row = c.execute(select(flags).where(flags.c.id == flag_id)).first()
+            if row is None:
+                raise Missing(str(flag_id))
+            if res.rowcount != 1:
+                raise Conflict(f"closed already by {row.closed_by}")
+        return _row_to_flag(row)
+
+
+def _flag_note(note: str, required: bool) -> str:
+    note = note.strip()
+    if required and not note:
+        raise ValueError("a flag needs a note saying what is wrong")
+    if len(note) > FLAG_NOTE_MAX:
+        raise ValueError(f"a note has at most {FLAG_NOTE_MAX} characters")
+    return note
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; everything here is written in UTC."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _row_to_flag(row) -> Flag:
+    return Flag(
+        id=row.id,
+        pair_id=row.pair_id,
+        note=row.note,
+        state=row.state,
+        created_by=row.created_by,
+        created_at=_aware(row.created_at),
+        closed_by=row.closed_by,
+        closed_at=_aware(row.closed_at) if row.closed_at else None,
+        close_note=row.close_note,
+    )
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -251,11 +367,17 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _insert_pair(c, pair: QAPair, by: str) -> None:
-    c.execute(insert(qa_pairs).values(id=pair.id, data=pair_json(pair), status=pair.status, version=1,
-                                      updated_at=_now(), updated_by=by))
+    c.execute(
+        insert(qa_pairs).values(
+            id=pair.id, data=pair_json(pair), status=pair.status, version=1, updated_at=_now(), updated_by=by
+        )
+    )
 
 
 def _update_pair(c, pair: QAPair, version: int, by: str) -> bool:
-    res = c.execute(update(qa_pairs).where(qa_pairs.c.id == pair.id, qa_pairs.c.version == version).values(
-        data=pair_json(pair), status=pair.status, version=version + 1, updated_at=_now(), updated_by=by))
+    res = c.execute(
+        update(qa_pairs)
+        .where(qa_pairs.c.id == pair.id, qa_pairs.c.version == version)
+        .values(data=pair_json(pair), status=pair.status, version=version + 1, updated_at=_now(), updated_by=by)
+    )
     return res.rowcount == 1

@@ -1,0 +1,55 @@
+"""What the conversation layer needs to know: who to refer people to, and its own cut-offs.
+
+The defaults here are the only place these values are written in code; `config.yml` documents them
+(sections `conversation`, `helpline` and `emergency`) and `api/settings.py` composes them with the
+other layers' settings.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class HelplineSettings(BaseModel):
+    name: str = "MS Society helpline"
+    phone: str = "0808 800 8000"
+    hours: str = ""
+    url: str = "https://www.mssociety.org.uk/support-and-community/ms-helpline"
+
+    @field_validator("name", "phone")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        # A visitor must never see an empty or placeholder contact.
+        if not v.strip():
+            raise ValueError("the helpline needs a name and a phone number")
+        return v.strip()
+
+
+class EmergencySettings(BaseModel):
+    emergency_number: str = "999 (or 112)"
+    urgent_number: str = "NHS 111"
+    crisis_line: str = "Samaritans, 116 123 (free, any time)"
+
+
+class ConversationSettings(BaseModel):
+    """Cut-offs of the dialogue (config.yml `conversation:`)."""
+
+    # Sources older than this many years are shown as historical wherever they are cited.
+    historical_after_years: int = Field(5, ge=0)
+    # A message of at most this many words that leans on the last answer is read as a follow-up.
+    follow_up_max_words: int = Field(8, ge=1)
+    # Rasa's out_of_scope intent at or above this confidence declines a hesitant "did you mean".
+    out_of_scope_confidence: float = Field(0.6, ge=0, le=1)
+    # Rasa's crisis intent: a verdict at or above crisis_confidence; a doubt (numbers added) above crisis_doubt.
+    crisis_confidence: float = Field(0.8, ge=0, le=1)
+    crisis_doubt: float = Field(0.6, ge=0, le=1)
+    # A conversation idle for this long is forgotten: the next message starts a new one.
+    session_idle_minutes: float = Field(60, gt=0)
+
+
+class BotConfig(BaseModel):
+    """Everything the answerer, the custom actions and the sessions read."""
+
+    conversation: ConversationSettings = ConversationSettings()
+    helpline: HelplineSettings = HelplineSettings()
+    emergency: EmergencySettings = EmergencySettings()

@@ -1,0 +1,61 @@
+"""Which encoder serves: the fine-tuned one when enabled (trained now if missing), else the base.
+
+Moved here from the API so that the service, `make finetune` and the evaluation scripts choose
+the encoder the same way, from the encoder settings alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from embeddings.encoder import SentenceEncoder, default_model_path, model_digest
+from embeddings.finetune import current, finetune
+from embeddings.settings import EncoderSettings
+from knowledge.schema import QAPair
+
+log = logging.getLogger("faqbot")
+
+FINETUNED = "finetuned"
+
+
+def base_model_path(settings: EncoderSettings) -> Path:
+    """The model that is fine-tuned or, without fine-tuning, used as it is."""
+    return Path(settings.model_path).expanduser() if settings.model_path else default_model_path()
+
+
+def finetune_dir(cache_dir: Path) -> Path:
+    return cache_dir / FINETUNED
+
+
+def encoder_path(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]) -> Path | None:
+    """The model folder to encode with: the fine-tuned one when enabled (trained now if missing), else the base.
+
+    None means the packaged all-MiniLM-L6-v2. A failed fine-tuning is logged and the base model serves.
+    """
+    configured = Path(settings.model_path).expanduser() if settings.model_path else None
+    if not settings.finetune:
+        return configured
+    base = base_model_path(settings)
+    base_id = model_digest(base)
+    tuned = current(finetune_dir(cache_dir), base_id)
+    if tuned is None:
+        try:
+            tuned = finetune(base, base_id, pairs, finetune_dir(cache_dir))
+        except Exception:
+            log.exception("fine-tuning the encoder failed; serving with the base model")
+    return tuned or configured
+
+
+def load_encoder(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]) -> SentenceEncoder:
+    """The encoder the service searches with, for these published pairs."""
+    path = encoder_path(settings, cache_dir, pairs)
+    encoder = SentenceEncoder(path, backend=settings.backend, cache_dir=cache_dir, cache_size=settings.cache_size)
+    log.info("encoder: %s (%s)", encoder.model_id, encoder.model_path)
+    return encoder
+
+
+def retrain(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]) -> Path:
+    """Fine-tune on these pairs now (or reuse the model already trained on exactly them); it becomes current."""
+    base = base_model_path(settings)
+    return finetune(base, model_digest(base), pairs, finetune_dir(cache_dir))
