@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'self'; require-trusted-types-for 'script'"
 )
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 STATIC_CACHE = "public, max-age=300"

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'self'; require-trusted-types-for 'script'"
 )
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 EMBEDDER = "https://www.charity.example"
