@@ -15,7 +15,6 @@ Time comes from `Accounts.clock`, so tests move it instead of waiting.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import os
 import re
@@ -29,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from api.auth import ROLES
+from api.auth import ROLES, hash_token
 from api.settings import WebSettings
 
 USERNAME_RE = re.compile(r"[a-z0-9._-]{3,64}")
@@ -85,10 +84,6 @@ def _utc_now() -> dt.datetime:
 def _aware(value: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes; everything here is written in UTC."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
-def hash_session(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def normalise_username(username: str) -> str:
@@ -296,7 +291,7 @@ class Accounts:
             )
             c.execute(
                 insert(web_sessions).values(
-                    session_hash=hash_session(token),
+                    session_hash=hash_token(token),
                     username=name,
                     csrf_token=session.csrf_token,
                     created_at=now,
@@ -311,7 +306,7 @@ class Accounts:
         or disabled). A live session's last_seen moves to now (at most every TOUCH_SECONDS)."""
         if not token:
             return None
-        key = hash_session(token)
+        key = hash_token(token)
         now = self.now()
         q = (
             select(web_sessions, users.c.role, users.c.disabled)
@@ -343,4 +338,4 @@ class Accounts:
     def end_session(self, token: str | None) -> None:
         if token:
             with self.engine.begin() as c:
-                c.execute(delete(web_sessions).where(web_sessions.c.session_hash == hash_session(token)))
+                c.execute(delete(web_sessions).where(web_sessions.c.session_hash == hash_token(token)))
