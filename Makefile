@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 ROLE ?= staff
 
-.PHONY: help setup run test test-fast lint format token user train finetune bench eval validate clean
+.PHONY: help setup run test test-fast lint format token user train finetune bench eval validate export-content clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,7 @@ test: ## install what the tests need, check the code (lint, format, types, layer
 	@scripts/setup.sh --test
 	@scripts/install-chromium.sh
 	@scripts/install-axe.sh
+	@scripts/ensure-postgres.sh
 	@$(MAKE) --no-print-directory lint
 	@$(PY) -m pytest
 
@@ -32,6 +33,7 @@ format: ## apply ruff's fixes and formatting
 	@.venv/bin/ruff format .
 
 test-fast: ## only the unit and integration tests (no Rasa, no browser)
+	@scripts/ensure-postgres.sh
 	@$(PY) -m pytest -m "unit or integration"
 
 token: ## create a token for ROLE (staff, editor or admin) and print it once: make token ROLE=editor
@@ -59,6 +61,10 @@ eval: ## retrieval, out-of-scope and safety figures through the service (prints,
 validate: ## check the Q&A files: schema, duplicate ids, near-duplicates, review dates, reading age
 	@scripts/setup.sh
 	@$(PY) -m api.cli validate
+
+export-content: ## write the store's published pairs back to knowledge/qa/*.yml (then make validate and commit)
+	@scripts/setup.sh
+	@$(PY) -m api.cli export-content
 
 clean: ## remove what the service wrote under ./var (database, index, models, logs)
 	rm -rf var

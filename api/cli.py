@@ -109,6 +109,25 @@ def cmd_finetune(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_content(_args: argparse.Namespace) -> int:
+    """Write the store's published, live pairs back to knowledge/qa/*.yml."""
+    from knowledge.export import export_store
+    from knowledge.loader import QA_DIR
+    from knowledge.store import Store
+
+    store = Store(get_settings().database_url)
+    try:
+        report = export_store(store, QA_DIR)
+    finally:
+        store.close()
+    for name in report.written:
+        print(f"wrote {QA_DIR / name}")
+    if report.dropped:
+        print(f"dropped (no longer published): {', '.join(report.dropped)}")
+    print(report.summary())
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """`make validate`: the Q&A files' schema, sources, near-duplicates, review dates and reading age."""
     from pathlib import Path
@@ -160,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("validate", help="check the Q&A files (make validate)")
     v.add_argument("qa_dir", nargs="?", default="", help="folder of Q&A files (default: knowledge/qa)")
     v.set_defaults(func=cmd_validate)
+    e = sub.add_parser("export-content", help="write the store's published pairs back to knowledge/qa/*.yml")
+    e.set_defaults(func=cmd_export_content)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -20,10 +20,11 @@ class ServiceError(Exception):
     status = 500
     code = "error"
 
-    def __init__(self, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, message: str, headers: dict[str, str] | None = None, extra: dict | None = None):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        self.extra = extra or {}  # more fields of the JSON body (e.g. which golden questions a change breaks)
 
 
 class Unauthorized(ServiceError):
@@ -36,6 +37,22 @@ class Forbidden(ServiceError):
 
 class NotFound(ServiceError):
     status, code = 404, "not_found"
+
+
+class ConflictError(ServiceError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code = 415, "unsupported_media_type"
+
+
+class Unprocessable(ServiceError):
+    status, code = 422, "validation_error"
 
 
 class PreconditionFailed(ServiceError):
@@ -79,7 +96,8 @@ def validation_body(errors: list[dict]) -> dict:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
-        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status, headers=exc.headers)
+        body = {"error": exc.code, "message": exc.message, **exc.extra}
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

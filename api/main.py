@@ -12,7 +12,7 @@ from rasa_sdk.executor import ActionExecutor
 
 from api import errors
 from api.accounts import Accounts
-from api.routes import actions, auth, chat, flags, health, pages, qa, search
+from api.routes import actions, auth, chat, editorial, flags, health, pages, qa, retrain, search
 from api.routes.pages import STATIC
 from api.runtime import build_runtime
 from api.security import ChatCORS, SecurityHeaders
@@ -37,9 +37,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = await asyncio.to_thread(Accounts, runtime.store.engine, s.web)
         app.state.executor = executor
         runtime.rasa.start()
+        runtime.retrainer.start_schedule()
         try:
             yield
         finally:
+            await asyncio.to_thread(runtime.retrainer.stop)  # a job running is ended; the model serving stays
             await runtime.rasa.stop()
             runtime.store.close()
 
@@ -50,8 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Answers questions about CCSVI and the liberation procedure, with sources.",
     )
     errors.install(app)
-    for module in (chat, search, qa, flags, auth, health, actions, pages):
+    for module in (chat, search, qa, flags, auth, health, actions, pages, retrain):
         app.include_router(module.router)
+    for router in editorial.routers:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # The last added runs first: security headers go on everything, CORS answers included.
     app.add_middleware(ChatCORS, allowed_origins=s.web.allowed_origins)

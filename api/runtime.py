@@ -7,7 +7,7 @@ Built in FastAPI's lifespan (in a worker thread), never at import time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from api.auth import Tokens
 from api.limits import RateLimiter
@@ -15,8 +15,10 @@ from api.rasa_runtime import RasaRuntime
 from api.settings import Settings
 from bot.answering import Answerer
 from bot.sessions import Sessions
+from embeddings.calibration import served_scoring
 from embeddings.finetune import is_finetuned
 from embeddings.loading import load_encoder
+from embeddings.retraining import Retrainer
 from embeddings.retriever import Retriever
 from knowledge.loader import load_pairs
 from knowledge.passages import Passage, load_passages
@@ -35,6 +37,9 @@ class Runtime:
     passages: list[Passage]
     sessions: Sessions
     limiter: RateLimiter
+    settings: Settings
+    # Background retraining of the encoder and its confidence (embeddings/retraining.py), set by build_runtime.
+    retrainer: Retrainer = field(init=False)
 
     def reindex(self) -> bool:
         """Serve what the store holds now; the old index serves until the new one is ready."""
@@ -45,6 +50,9 @@ def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)
     report = store.seed(load_pairs())
+    golden = store.seed_golden(store.published_pairs())
+    if golden:
+        log.info("golden questions: %d seeded from the published pairs' alternates", golden)
     log.info(
         "store: %d created, %d updated from knowledge/, %d editor changes kept",
         report.created,
@@ -56,7 +64,8 @@ def build_runtime(settings: Settings) -> Runtime:
         encoder,
         settings.index_dir,
         settings.retrieval.thresholds(),
-        settings.retrieval.scoring(finetuned=is_finetuned(encoder.model_path)),
+        # The confidence fitted for this model (its calibration.json) when it has one, else config.yml's.
+        served_scoring(settings.retrieval, encoder.model_path, finetuned=is_finetuned(encoder.model_path)),
     )
     runtime = Runtime(
         store=store,
@@ -67,6 +76,19 @@ def build_runtime(settings: Settings) -> Runtime:
         passages=load_passages(),
         sessions=Sessions(idle_seconds=settings.conversation.session_idle_minutes * 60),
         limiter=RateLimiter(settings.chat.rate_limit_per_minute),
+        settings=settings,
+    )
+    runtime.retrainer = Retrainer(
+        retriever,
+        settings.retrain,
+        settings.encoder,
+        settings.retrieval,
+        cache_dir=settings.encoder_cache_dir,
+        work_dir=settings.retrain_dir,
+        pairs=store.published_pairs,
+        passages=lambda: runtime.passages,
+        golden=lambda: [(g.question, g.pair_id) for g in store.list_golden()],
+        calibration_sets=settings.calibration_sets,
     )
     built = runtime.reindex()
     log.info("index: %d vectors, %s", len(retriever.snapshot.index), "built" if built else "reused")

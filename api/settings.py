@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from bot.settings import BotConfig, ConversationSettings, EmergencySettings, HelplineSettings
-from embeddings.settings import EncoderSettings, RetrievalSettings
+from embeddings.settings import EncoderSettings, RetrainSettings, RetrievalSettings
 from knowledge.settings import ValidationSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     encoder: EncoderSettings = EncoderSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    retrain: RetrainSettings = RetrainSettings()
     bot: RasaSettings = RasaSettings()
     conversation: ConversationSettings = ConversationSettings()
     validation: ValidationSettings = ValidationSettings()
@@ -133,6 +134,16 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def retrain_dir(self) -> Path:
+        """Where background retraining keeps its job folder and last status (embeddings/retraining.py)."""
+        return self.data_dir / "retrain"
+
+    @property
+    def calibration_sets(self) -> list[Path]:
+        """retrain.calibration_sets, relative paths taken from the project folder."""
+        return [(REPO_ROOT / Path(p).expanduser()).resolve() for p in self.retrain.calibration_sets]
 
     @property
     def log_dir(self) -> Path:

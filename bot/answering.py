@@ -171,7 +171,7 @@ class Answerer:
             published=source.published,
             url=source.url,
             passage=source.passage,
-            historical=published < age_limit,
+            historical=published is not None and published < age_limit,
         )
 
     def related(self, pair: QAPair) -> list[Option]:
@@ -202,8 +202,8 @@ class Answerer:
             lines.append("\n".join(["Please note:"] + [f"- {c}" for c in pair.caveats]))
         src_lines = ["Sources:" if len(citations) > 1 else "Source:"]
         for c in citations:
-            label = f"- {c.title}, {c.publisher}, {c.published}"
-            if c.historical:
+            label = f"- {c.title}, {c.publisher}, {c.published or 'date unknown'}"
+            if c.historical and c.published:
                 label += f" (historical: published {c.published[:4]}, more than {self.config.conversation.historical_after_years} years ago)"
             src_lines.append(label)
         lines.append("\n".join(src_lines))

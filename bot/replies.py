@@ -19,7 +19,7 @@ ReplyKind = Literal["answer", "clarify", "fallback", "safety", "handoff", "small
 class Citation(BaseModel):
     title: str
     publisher: str
-    published: str
+    published: str | None
     url: str | None = None
     passage: str | None = None
     historical: bool = Field(False, description="older than the configured age: shown as historical")

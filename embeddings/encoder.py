@@ -21,6 +21,8 @@ from knowledge.atomic import build_beside
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # Models are local folders: nothing is ever fetched from a hub, and tokenizers do not start threads of their own.
 RUNTIME_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+# The confidence fitted for a model (embeddings/calibration.py), kept in its folder: not part of the model.
+CALIBRATION_FILE = "calibration.json"
 
 
 class Encoder(Protocol):
@@ -117,11 +119,17 @@ class SentenceEncoder:
 def model_digest(folder: Path) -> str:
     """A short digest of the model's weights and config, so a changed model rebuilds the index.
 
-    By content, not size: a fine-tuned model has the same file sizes as its base.
+    By content, not size: a fine-tuned model has the same file sizes as its base. Its calibration is
+    not the model: refitting it keeps the model's id (and so its index and ONNX export).
     """
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.suffix in {".json", ".safetensors", ".bin", ".txt", ".onnx"} and "onnx" not in p.parts:
+        if (
+            p.is_file()
+            and p.suffix in {".json", ".safetensors", ".bin", ".txt", ".onnx"}
+            and "onnx" not in p.parts
+            and p.relative_to(folder).as_posix() != CALIBRATION_FILE
+        ):
             h.update(str(p.relative_to(folder)).encode())
             with open(p, "rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):

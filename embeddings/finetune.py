@@ -25,6 +25,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -153,8 +154,20 @@ def is_finetuned(model_path: Path) -> bool:
     return (Path(model_path) / INFO).exists()
 
 
-def finetune(base_path: Path, base_model_id: str, pairs: list[QAPair], root: Path, recipe: Recipe = Recipe()) -> Path:
-    """Train on these pairs (or reuse the model already trained on exactly them) and make it current."""
+def finetune(
+    base_path: Path,
+    base_model_id: str,
+    pairs: list[QAPair],
+    root: Path,
+    recipe: Recipe = Recipe(),
+    progress: Callable[[int, int], None] | None = None,
+    make_current: bool = True,
+) -> Path:
+    """Train on these pairs (or reuse the model already trained on exactly them) and make it current.
+
+    `progress(step, steps)` is called after each training step. Without `make_current` the model is
+    only written (a retrain makes it current once it serves, embeddings/retraining.py).
+    """
     examples = training_examples(pairs, recipe)
     if len({e.group for e in examples}) < 2:
         raise ValueError("fine-tuning needs at least two published pairs with alternates")
@@ -162,17 +175,37 @@ def finetune(base_path: Path, base_model_id: str, pairs: list[QAPair], root: Pat
     target = root / name
     with locked(root):
         if not (target / INFO).exists():
-            _train(base_path, base_model_id, examples, recipe, target)
-        previous = read_pointer(root, CURRENT)
-        write_pointer(root, name, CURRENT)
-        # Keep the new model and the one before it (a service still starting may be loading it).
-        for old in root.glob("finetuned-*"):
-            if old.name not in (name, previous):
-                shutil.rmtree(old, ignore_errors=True)
+            _train(base_path, base_model_id, examples, recipe, target, progress)
+        if make_current:
+            _promote(root, target)
     return target
 
 
-def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe: Recipe, target: Path) -> None:
+def promote(root: Path, target: Path) -> None:
+    """Point CURRENT at this fine-tuned model (complete on disk), so that the next start uses it."""
+    with locked(root):
+        _promote(root, target)
+
+
+def _promote(root: Path, target: Path) -> None:
+    if not (target / INFO).exists():
+        raise FileNotFoundError(f"no fine-tuned model in {target}")
+    previous = read_pointer(root, CURRENT)
+    write_pointer(root, target.name, CURRENT)
+    # Keep the new model and the one before it (a service still starting may be loading it).
+    for old in root.glob("finetuned-*"):
+        if old.name not in (target.name, previous):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _train(
+    base_path: Path,
+    base_model_id: str,
+    examples: list[Example],
+    recipe: Recipe,
+    target: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     import numpy as np
 
     configure_runtime()
@@ -211,6 +244,8 @@ def _train(base_path: Path, base_model_id: str, examples: list[Example], recipe:
         schedule.step()
         optimiser.zero_grad()
         losses.append(float(loss.item()))
+        if progress is not None:
+            progress(len(losses), len(plan))
     model.eval()
     if not all(math.isfinite(x) for x in losses):
         raise RuntimeError("fine-tuning diverged (the loss is not finite); the base model stays in use")

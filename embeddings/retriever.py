@@ -180,6 +180,10 @@ class Snapshot:
     snapshot from this one and the changed items only, while this one keeps serving.
     """
 
+    # The encoder whose vectors the index holds: a query is encoded by the snapshot's own encoder, so a
+    # search running while a retrain swaps the encoder never mixes the new model with the old index.
+    encoder: QueryEncoder | None = None
+
     def __init__(self, index: VectorIndex, pairs: dict[str, QAPair], passages: dict[str, Passage]):
         self.index = index
         self.pairs = pairs
@@ -222,11 +226,12 @@ class Snapshot:
         self.related: dict[str, list[QAPair]] = {}
 
     def updated(
-        self, pairs: list[QAPair], passages: list[Passage], encoder: Encoder | None, index_root: Path
+        self, pairs: list[QAPair], passages: list[Passage], encoder: Encoder | None, index_root: Path | None
     ) -> tuple[Snapshot, bool]:
         """The snapshot serving these items, made from this one: only the items whose searched text
         changed are re-embedded (their vectors removed and re-added under their ids) and re-counted
-        in BM25 and the vocabulary; the new index is on disk before this returns. (snapshot, changed)."""
+        in BM25 and the vocabulary; the new index is on disk before this returns (index_root None: a
+        shadow kept in memory only, for trying a change out). (snapshot, changed)."""
         new_pairs = {p.id: p for p in pairs}
         new_passages = {x.id: x for x in passages}
         same_keys = new_pairs.keys() == self.pairs.keys() and new_passages.keys() == self.passages.keys()
@@ -237,6 +242,7 @@ class Snapshot:
         changed.sort(key=position.__getitem__)
         removed = [] if same_keys else [k for k in self.keys if k not in position]
         new = object.__new__(Snapshot)
+        new.encoder = self.encoder
         new.pairs, new.passages, new.keys, new.position = new_pairs, new_passages, keys, position
         if not changed and not removed:
             new.index, new.docs, new.lexical, new.vocabulary = self.index, self.docs, self.lexical, self.vocabulary
@@ -249,7 +255,8 @@ class Snapshot:
         rows = np.flatnonzero(np.isin(self.item_of_row, [self.position[k] for k in replaced]))
         added = [e for k in changed for e in _entries(new._item(k))]
         new.index, change, source = self.index.apply(rows, added, encoder)
-        new.index.persist(index_root, since=self.index, change=change)
+        if index_root is not None:
+            new.index.persist(index_root, since=self.index, change=change)
         # Per row: what the row it was says, for the rows kept; -1 (no item) for rows now dead.
         old_rows = source[: len(source) - len(added)]
         kept = self.item_of_row[old_rows]
@@ -336,6 +343,7 @@ class Retriever:
             if self._snapshot is None:
                 index, built = load_or_build(self.index_root, entries_for(published, passages), self.encoder)
                 self._snapshot = Snapshot(index, {p.id: p for p in published}, {x.id: x for x in passages})
+                self._snapshot.encoder = self.encoder
             else:
                 self._snapshot, built = self._snapshot.updated(published, passages, self.encoder, self.index_root)
         return built
@@ -354,7 +362,7 @@ class Retriever:
         An item's dense score is its best question/alternate (or passage) similarity plus
         answer_weight times its answer's similarity: the answer confirms a match on the question.
         """
-        vectors = np.vstack([self.encoder.encode_query(query)])
+        vectors = np.vstack([(snap.encoder or self.encoder).encode_query(query)])
         allowed = None
         if mask is not None:
             allowed = mask[snap.item_of_row] & (snap.item_of_row >= 0)
@@ -526,3 +534,35 @@ class Retriever:
             with snap._lock:
                 snap.related[pair_id] = cached
         return cached
+
+    # --- changing the encoder ------------------------------------------------------------
+
+    def swap_encoder(self, encoder: QueryEncoder, scoring: Scoring) -> bool:
+        """Serve with another encoder and the confidence fitted for it (a retrain, embeddings/retraining.py).
+
+        The whole collection served now is embedded again into a new index, saved beside the one in
+        use (its manifest names the new encoder), while the old snapshot keeps answering chat and
+        search and publishes keep updating it. Then, under the lock publishes take, what was published
+        meanwhile is applied to the new index, and encoder, scoring and snapshot are replaced together.
+        A failure leaves the old ones serving. Returns False when the encoder is the one serving (only
+        the scoring is replaced).
+        """
+        if encoder.model_id == self.encoder.model_id:
+            self.scoring = scoring
+            return False
+        served = self.snapshot
+        pairs, passages = list(served.pairs.values()), list(served.passages.values())
+        index = VectorIndex.build(entries_for(pairs, passages), encoder)
+        # On disk first: a crash from here on restarts on an index and a model that may differ, which
+        # load_or_build sees (the manifest's model) and rebuilds; never on vectors of the wrong model.
+        index.save(self.index_root)
+        fresh = Snapshot(index, dict(served.pairs), dict(served.passages))
+        with self._swap_lock:
+            latest = self.snapshot
+            if latest is not served:
+                fresh, _ = fresh.updated(
+                    list(latest.pairs.values()), list(latest.passages.values()), encoder, self.index_root
+                )
+            fresh.encoder = encoder
+            self._snapshot, self.encoder, self.scoring = fresh, encoder, scoring
+        return True

@@ -92,3 +92,24 @@ class RetrievalSettings(BaseModel):
         if self.clarify_threshold > self.answer_threshold:
             raise ValueError("retrieval.clarify_threshold must not exceed retrieval.answer_threshold")
         return self
+
+
+class RetrainSettings(BaseModel):
+    """Retraining the fine-tuned encoder and refitting its confidence in the background (config.yml `retrain:`).
+
+    See embeddings/retraining.py. Needs `encoder.finetune: true`.
+    """
+
+    # Allow retraining (POST /api/retrain from the editors' page, and the schedule). false: neither.
+    enabled: bool = True
+    # Retrain every this many hours while the service runs (0: only when an editor starts it). A
+    # scheduled run is skipped when nothing it learns from changed since the last retrain.
+    schedule_hours: float = Field(0, ge=0)
+    # Labelled questions the confidence is fitted on besides the golden questions: JSON lines with
+    # `query`, `split` and `expected` (pair ids; none: out of scope). Only rows of the dev split are
+    # read, and only files that exist. Relative paths are from the project folder.
+    calibration_sets: list[str] = ["tests/eval/devset.jsonl", "tests/eval/out_of_scope.jsonl"]
+    # Training passes over the examples (0: the recipe's own, embeddings/finetune.py Recipe.epochs).
+    epochs: int = Field(0, ge=0)
+    # A job running longer than this is stopped (and counts as failed; the old model keeps serving).
+    timeout_minutes: float = Field(60, gt=0)

@@ -44,7 +44,8 @@ class Source(BaseModel):
 
     title: str = Field(min_length=1, max_length=300)
     publisher: str = Field(min_length=1, max_length=200)
-    published: str = Field(pattern=PUBLISHED, description="YYYY, YYYY-MM or YYYY-MM-DD")
+    # Left out only when the source gives no date (an editor is warned; visitors see "date unknown").
+    published: str | None = Field(default=None, pattern=PUBLISHED, description="YYYY, YYYY-MM or YYYY-MM-DD")
     url: str | None = Field(default=None, max_length=500)
     passage: str | None = Field(default=None, max_length=2000)
 
@@ -62,7 +63,14 @@ class Source(BaseModel):
             raise ValueError("url must be an http(s) address")
         return v.strip()
 
-    def published_date(self) -> dt.date:
+    @field_validator("published", mode="before")
+    @classmethod
+    def _no_date(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    def published_date(self) -> dt.date | None:
+        if self.published is None:
+            return None
         parts = [int(p) for p in self.published.split("-")]
         return dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
 

@@ -1,7 +1,15 @@
-"""The knowledge store: Q&A pairs as editors see them, and visitors' feedback on them (SQLAlchemy).
+"""The knowledge store: Q&A pairs as editors see them, their history, and visitors' feedback (SQLAlchemy).
 
-SQLite in WAL mode by default; the same code runs on PostgreSQL by changing FAQBOT_DATABASE_URL.
-Every pair carries a version; its ETag is derived from id and version, so a stale edit is caught.
+SQLite in WAL mode by default; the same code runs on PostgreSQL by changing FAQBOT_DATABASE_URL
+(`postgresql+psycopg://...`). The schema is Alembic's (knowledge/migrations): every start upgrades the
+database to the newest schema, and adopts one made by the release before migrations existed.
+
+Every pair carries a version; its ETag is derived from id and version, so a stale edit is caught: a
+write is `UPDATE ... WHERE version = <the version the editor read>`, and only one writer per version
+wins. Every change also appends a revision (who, when, what changed, and the whole pair afterwards)
+in the same transaction, so the history is never behind the content. A deleted pair keeps its row
+and its history (soft delete) and can be restored; creating a pair under a deleted pair's id revives
+that row, its version counting on, so an ETag never repeats.
 
 Seeding: the files in knowledge/qa/ are the shipped starting content. A pair is copied from the
 files when the store has never seen it, and updated from the files only while the store still
@@ -14,50 +22,71 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
     DateTime,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
-    delete,
     event,
     func,
     insert,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from knowledge.schema import QAPair
 
+log = logging.getLogger("faqbot")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# pg_advisory_xact_lock key: one schema upgrade (and one seeding) at a time across processes.
+_PG_LOCK = 0x66617162  # "faqb"
+
+# The tables as the newest migration leaves them (knowledge/migrations/versions). The code reads and
+# writes through these; the migrations, not create_all, make them.
 metadata = MetaData()
 
 qa_pairs = Table(
     "qa_pairs",
     metadata,
-    Column("id", String(80), primary_key=True),
+    Column("id", String(120), primary_key=True),
     Column("data", Text, nullable=False),
     Column("status", String(16), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(80), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+    Column("deleted_by", String(80), nullable=True),
 )
 
 seed_log = Table(
     "seed_log",
     metadata,
-    Column("id", String(80), primary_key=True),
+    Column("id", String(120), primary_key=True),
     Column("content_hash", String(64), nullable=False),
 )
 
-# Visitors' "was this helpful?" answers: the pair and the time only, never anything they wrote.
+# Visitors' "was this helpful?" answers: the pair and the time only, never anything they wrote. A
+# not-helpful vote is also an item in the editors' queue, which an editor closes with a note.
 feedback = Table(
     "feedback",
     metadata,
@@ -65,6 +94,10 @@ feedback = Table(
     Column("pair_id", String(120), nullable=False, index=True),
     Column("helpful", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(8), nullable=False, server_default="open", index=True),
+    Column("closed_by", String(80), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("close_note", Text, nullable=True),
 )
 
 # Staff mark an answer that needs an editor's attention; an editor closes the flag with a note.
@@ -83,8 +116,53 @@ flags = Table(
     Column("close_note", Text, nullable=True),
 )
 
+# Append-only: one row per change of a pair, written in the change's transaction. number is the
+# pair's version after the change, so (pair_id, number) is unique and a lost race cannot add one.
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair_id", String(120), ForeignKey("qa_pairs.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("by", String(80), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("old", Text, nullable=False),
+    Column("new", Text, nullable=False),
+    Column("pair", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    UniqueConstraint("pair_id", "number", name="uq_revisions_pair_number"),
+)
+
+# Questions whose right answer is known: a change that would make one of them fail is caught.
+golden = Table(
+    "golden",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("question", Text, nullable=False),
+    Column("pair_id", String(120), nullable=False, index=True),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One-off things the store has done once and must not do again (e.g. "golden-seeded").
+markers = Table(
+    "store_markers",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_revisions_pair_id", revisions.c.pair_id)
+
 FLAG_STATES = ("open", "closed")
+FEEDBACK_STATES = ("open", "closed")
 FLAG_NOTE_MAX = 1000
+GOLDEN_QUESTION_MAX = 1000
+ACTIONS = ("create", "update", "publish", "unpublish", "delete", "restore", "revert", "import", "seed")
+GOLDEN_SEEDED = "golden-seeded"
 
 
 def _now() -> dt.datetime:
@@ -104,10 +182,58 @@ class StoredPair:
     pair: QAPair
     version: int
     updated_at: dt.datetime
+    updated_by: str = ""
+    deleted_at: dt.datetime | None = None
+    deleted_by: str | None = None
 
     @property
     def etag(self) -> str:
         return '"' + hashlib.sha256(f"{self.pair.id}:{self.version}".encode()).hexdigest()[:20] + '"'
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One change of one pair: number is the pair's version after it."""
+
+    id: int
+    pair_id: str
+    number: int
+    at: dt.datetime
+    by: str
+    action: str
+    fields: list[str]
+    old: dict[str, Any]
+    new: dict[str, Any]
+    pair: dict[str, Any] | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Golden:
+    id: int
+    question: str
+    pair_id: str
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """A visitor's not-helpful vote in the editors' queue (question: the pair's question now, if it exists)."""
+
+    id: int
+    pair_id: str
+    question: str | None
+    created_at: dt.datetime
+    state: str
+    closed_by: str | None = None
+    closed_at: dt.datetime | None = None
+    close_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,69 +258,310 @@ class SeedReport:
     kept_editor_changes: int
 
 
-def connect(url: str) -> Engine:
-    """An engine for the store's database (SQLite gets WAL mode and a busy timeout)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
 class Conflict(Exception):
-    """The pair exists already, or changed since the version the caller read (or a flag is closed already)."""
+    """The pair exists already, changed since the version the caller read, or is deleted (or a flag or
+    feedback item is closed already)."""
 
 
 class Missing(Exception):
-    """No pair with that id."""
+    """No pair (revision, golden question, flag, feedback item) with that id."""
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+_READ = "faqbot_read"
+
+
+def connect(url: str) -> Engine:
+    """An engine for the store's database.
+
+    SQLite: WAL, synchronous=FULL, a busy timeout, and transactions that begin with BEGIN IMMEDIATE
+    (the write lock is taken at the start, so two writers queue on the busy timeout instead of one
+    failing with "database is locked" when it upgrades a read lock); the store's read-only
+    transactions begin with a plain BEGIN and never wait for a writer (WAL).
+    """
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own BEGIN comes late and deferred).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ) else "BEGIN IMMEDIATE")
+
+
+def upgrade_schema(engine: Engine) -> list[str]:
+    """Upgrade the database to the newest schema (quick when nothing is pending); the revisions applied.
+
+    A database made by the release before migrations (its tables, no alembic_version) is adopted:
+    the first migration creates only what is missing, the later ones add what is new. One process
+    at a time: PostgreSQL takes an advisory lock, SQLite the write lock (BEGIN IMMEDIATE).
+    """
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as c:
+        c.execution_options(**{_READ: True})
+        if MigrationContext.configure(c).get_current_revision() == head:
+            return []
+    with engine.begin() as c:
+        _lock(c)
+        before = MigrationContext.configure(c).get_current_revision()
+        if before == head:  # another process did it while we waited
+            return []
+        adopted = before is None and "qa_pairs" in _tables(c)
+        cfg.attributes["connection"] = c
+        command.upgrade(cfg, "head")
+    applied = _revisions_between(ScriptDirectory.from_config(cfg), before, head)
+    log.info(
+        "store: schema upgraded to %s (%s)%s",
+        head,
+        ", ".join(applied),
+        "; adopted a database made by the previous release" if adopted else "",
+    )
+    return applied
+
+
+def _tables(c: Connection) -> set[str]:
+    from sqlalchemy import inspect
+
+    return set(inspect(c).get_table_names())
+
+
+def _revisions_between(script, before: str | None, head: str | None) -> list[str]:
+    revs = [r.revision for r in script.walk_revisions(base="base", head=head or "heads")]
+    revs.reverse()
+    if before is None:
+        return revs
+    return revs[revs.index(before) + 1 :] if before in revs else revs
+
+
+def _lock(c: Connection) -> None:
+    """Serialise with other processes for the rest of this transaction (PostgreSQL; SQLite holds the write lock)."""
+    if c.dialect.name == "postgresql":
+        c.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+
+
+# --- the store ----------------------------------------------------------------------------------
 
 
 class Store:
     def __init__(self, url: str):
         self.url = url
         self.engine: Engine = connect(url)
-        metadata.create_all(self.engine)
+        try:
+            upgrade_schema(self.engine)
+        except Exception:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as c:
+            c.execution_options(**{_READ: True})
+            yield c
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.begin() as c:
+            yield c
+
     # --- pairs ----------------------------------------------------------------------------
 
-    def _row_to_stored(self, row) -> StoredPair:
-        return StoredPair(QAPair.model_validate_json(row.data), row.version, row.updated_at)
-
-    def list_pairs(self, status: str | None = None, tag: str | None = None) -> list[StoredPair]:
+    def list_pairs(self, status: str | None = None, tag: str | None = None, deleted: bool = False) -> list[StoredPair]:
+        """Live pairs (deleted=True: only the deleted ones), ordered by id."""
         q = select(qa_pairs).order_by(qa_pairs.c.id)
+        q = q.where(qa_pairs.c.deleted_at.is_not(None) if deleted else qa_pairs.c.deleted_at.is_(None))
         if status:
             q = q.where(qa_pairs.c.status == status)
-        with self.engine.connect() as c:
-            rows = [self._row_to_stored(r) for r in c.execute(q)]
+        with self._read() as c:
+            rows = [_row_to_stored(r) for r in c.execute(q)]
         return [r for r in rows if tag is None or tag in r.pair.tags]
 
     def published_pairs(self) -> list[QAPair]:
         return [s.pair for s in self.list_pairs(status="published")]
 
-    def get(self, pair_id: str) -> StoredPair | None:
-        with self.engine.connect() as c:
-            row = c.execute(select(qa_pairs).where(qa_pairs.c.id == pair_id)).first()
-        return self._row_to_stored(row) if row else None
-
-    def _must_get(self, pair_id: str) -> StoredPair:
-        stored = self.get(pair_id)
-        if stored is None:  # deleted between our write and this read
-            raise Missing(pair_id)
-        return stored
+    def get(self, pair_id: str, deleted: bool = False) -> StoredPair | None:
+        """The live pair (deleted=True: also a deleted one), or None."""
+        with self._read() as c:
+            row = _row(c, pair_id)
+        if row is None or (row.deleted_at is not None and not deleted):
+            return None
+        return _row_to_stored(row)
 
     def count(self) -> int:
-        with self.engine.connect() as c:
-            return len(c.execute(select(qa_pairs.c.id)).all())
+        """How many live pairs there are."""
+        with self._read() as c:
+            return int(
+                c.execute(
+                    select(func.count()).select_from(qa_pairs).where(qa_pairs.c.deleted_at.is_(None))
+                ).scalar_one()
+            )
+
+    def create(self, pair: QAPair, by: str, note: str | None = None) -> StoredPair:
+        """A new pair; Conflict if a live pair has the id. A deleted pair's id revives its row."""
+        with self._write() as c:
+            row = _row(c, pair.id)
+            if row is None:
+                stored = _insert_pair(c, pair, by)
+                _add_revision(c, None, stored, "create", by, note)
+            elif row.deleted_at is None:
+                raise Conflict(f"a pair with id {pair.id!r} exists already")
+            else:
+                before = _row_to_stored(row)
+                revived = _update_pair(c, pair, before.version, by, revive=True)
+                if revived is None:
+                    raise Conflict("the pair was changed by someone else at the same time")
+                _add_revision(c, before, revived, "create", by, note)
+                stored = revived
+        return stored
+
+    def replace(
+        self, pair: QAPair, version: int, by: str, note: str | None = None, action: str | None = None
+    ) -> StoredPair:
+        """Replace the pair only if it is still at `version` (optimistic locking).
+
+        Conflict when the version is stale or the pair is deleted; Missing when there is no such id.
+        The revision's action is `action`, else publish/unpublish when the status changed, else update.
+        """
+        if action is not None and action not in ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+        with self._write() as c:
+            row = _row(c, pair.id)
+            if row is None:
+                raise Missing(pair.id)
+            if row.deleted_at is not None:
+                raise Conflict("the pair was deleted; restore it first")
+            before = _row_to_stored(row)
+            stored = _update_pair(c, pair, version, by) if before.version == version else None
+            if stored is None:
+                raise Conflict("the pair was changed by someone else since you read it")
+            _add_revision(c, before, stored, action or _edit_action(before.pair, pair), by, note)
+        return stored
+
+    def delete(self, pair_id: str, version: int, by: str = "", note: str | None = None) -> StoredPair:
+        """Soft delete: the pair is no longer served or listed, its row and history stay. Conflict/Missing."""
+        with self._write() as c:
+            row = _row(c, pair_id)
+            if row is None or row.deleted_at is not None:
+                raise Missing(pair_id)
+            before = _row_to_stored(row)
+            now = _now()
+            res = c.execute(
+                update(qa_pairs)
+                .where(qa_pairs.c.id == pair_id, qa_pairs.c.version == version, qa_pairs.c.deleted_at.is_(None))
+                .values(version=version + 1, updated_at=now, updated_by=by, deleted_at=now, deleted_by=by)
+            )
+            if res.rowcount != 1:
+                raise Conflict("the pair was changed by someone else since you read it")
+            stored = StoredPair(before.pair, version + 1, now, by, now, by)
+            _add_revision(c, before, stored, "delete", by, note)
+        return stored
+
+    def restore(self, pair_id: str, by: str, note: str | None = None) -> StoredPair:
+        """Undelete a deleted pair (as it was when deleted). Missing if there is no deleted pair with that id."""
+        with self._write() as c:
+            row = _row(c, pair_id)
+            if row is None or row.deleted_at is None:
+                raise Missing(pair_id)
+            before = _row_to_stored(row)
+            now = _now()
+            res = c.execute(
+                update(qa_pairs)
+                .where(qa_pairs.c.id == pair_id, qa_pairs.c.version == before.version)
+                .values(version=before.version + 1, updated_at=now, updated_by=by, deleted_at=None, deleted_by=None)
+            )
+            if res.rowcount != 1:
+                raise Conflict("the pair was changed by someone else at the same time")
+            stored = StoredPair(before.pair, before.version + 1, now, by)
+            _add_revision(c, before, stored, "restore", by, note)
+        return stored
+
+    def revisions(self, pair_id: str) -> list[Revision]:
+        """The pair's revisions, newest first ([] if it never existed); also for a deleted pair."""
+        q = select(revisions).where(revisions.c.pair_id == pair_id).order_by(revisions.c.number.desc())
+        with self._read() as c:
+            return [_row_to_revision(r) for r in c.execute(q)]
+
+    def revision(self, pair_id: str, number: int) -> Revision | None:
+        q = select(revisions).where(revisions.c.pair_id == pair_id, revisions.c.number == number)
+        with self._read() as c:
+            row = c.execute(q).first()
+        return _row_to_revision(row) if row else None
+
+    def revert(self, pair_id: str, number: int, version: int, by: str, note: str | None = None) -> StoredPair:
+        """The pair's content becomes revision `number`'s (a new version, action "revert").
+
+        Missing when the pair or the revision does not exist; Conflict when `version` is stale or the
+        pair is deleted; ValueError when the revision holds no content (a deletion).
+        """
+        rev = self.revision(pair_id, number)
+        if rev is None:
+            raise Missing(f"{pair_id} revision {number}")
+        if rev.pair is None:
+            raise ValueError(f"revision {number} is a deletion and holds no content; restore the pair instead")
+        said = f"reverted to revision {number}" + (f"; {note}" if note else "")
+        return self.replace(QAPair.model_validate(rev.pair), version, by, note=said, action="revert")
+
+    def history(self, since: dt.datetime | None = None, limit: int = 200) -> list[Revision]:
+        """Revisions of all pairs, newest first."""
+        q = select(revisions).order_by(revisions.c.at.desc(), revisions.c.id.desc()).limit(max(0, limit))
+        if since is not None:
+            q = q.where(revisions.c.at >= (since if since.tzinfo else since.replace(tzinfo=dt.UTC)))
+        with self._read() as c:
+            return [_row_to_revision(r) for r in c.execute(q)]
+
+    def import_pairs(self, pairs: list[QAPair], by: str, note: str | None = None) -> tuple[int, int]:
+        """Create or update every pair in one transaction: all or nothing. (created, updated).
+
+        A pair under a deleted pair's id revives it (counted as created)."""
+        created = updated = 0
+        with self._write() as c:
+            rows = {r.id: r for r in c.execute(select(qa_pairs))}
+            for pair in pairs:
+                row = rows.get(pair.id)
+                if row is None:
+                    stored = _insert_pair(c, pair, by)
+                    _add_revision(c, None, stored, "import", by, note)
+                    created += 1
+                    continue
+                before = _row_to_stored(row)
+                new = _update_pair(c, pair, before.version, by, revive=before.deleted)
+                if new is None:
+                    raise Conflict(f"pair {pair.id!r} was changed by someone else during the import")
+                _add_revision(c, before, new, "import", by, note)
+                created, updated = (created + 1, updated) if before.deleted else (created, updated + 1)
+                rows[pair.id] = _row(c, pair.id)  # the same id twice in one import: the second sees the first
+        return created, updated
 
     # --- seeding --------------------------------------------------------------------------
 
     def seed(self, pairs: list[QAPair]) -> SeedReport:
         created = updated = kept = 0
-        with self.engine.begin() as c:
+        with self._write() as c:
+            _lock(c)
             stored = {r.id: r for r in c.execute(select(qa_pairs))}
             seeded = {r.id: r.content_hash for r in c.execute(select(seed_log))}
             for pair in pairs:
@@ -202,26 +569,24 @@ class Store:
                 row = stored.get(pair.id)
                 if row is None:
                     if pair.id in seeded:
-                        kept += 1  # an editor deleted it: stays deleted
+                        kept += 1  # deleted for good by the release before soft delete: stays deleted
                         continue
-                    _insert_pair(c, pair, "seed")
+                    new = _insert_pair(c, pair, "seed")
+                    _add_revision(c, None, new, "seed", "seed", None)
                     created += 1
+                elif row.deleted_at is not None:
+                    kept += 1  # an editor deleted it: stays deleted
+                    continue
                 else:
-                    current = content_hash(QAPair.model_validate_json(row.data))
+                    before = _row_to_stored(row)
+                    current = content_hash(before.pair)
                     if current == h:
                         pass
                     elif seeded.get(pair.id) == current:
-                        c.execute(
-                            update(qa_pairs)
-                            .where(qa_pairs.c.id == pair.id)
-                            .values(
-                                data=pair_json(pair),
-                                status=pair.status,
-                                version=row.version + 1,
-                                updated_at=_now(),
-                                updated_by="seed",
-                            )
-                        )
+                        new_stored = _update_pair(c, pair, before.version, "seed")
+                        if new_stored is None:
+                            raise Conflict(f"pair {pair.id!r} changed while seeding")
+                        _add_revision(c, before, new_stored, "seed", "seed", None)
                         updated += 1
                     else:
                         kept += 1
@@ -232,55 +597,75 @@ class Store:
                     c.execute(insert(seed_log).values(id=pair.id, content_hash=h))
         return SeedReport(created, updated, kept)
 
-    # --- editors --------------------------------------------------------------------------
+    # --- golden questions -----------------------------------------------------------------
 
-    def create(self, pair: QAPair, by: str) -> StoredPair:
-        with self.engine.begin() as c:
-            if c.execute(select(qa_pairs.c.id).where(qa_pairs.c.id == pair.id)).first():
-                raise Conflict(f"a pair with id {pair.id!r} exists already")
-            _insert_pair(c, pair, by)
-        return self._must_get(pair.id)
+    def list_golden(self) -> list[Golden]:
+        with self._read() as c:
+            return [_row_to_golden(r) for r in c.execute(select(golden).order_by(golden.c.id))]
 
-    def replace(self, pair: QAPair, version: int, by: str) -> StoredPair:
-        """Replace the pair only if it is still at `version` (optimistic locking)."""
-        with self.engine.begin() as c:
-            if not _update_pair(c, pair, version, by):
-                if not c.execute(select(qa_pairs.c.id).where(qa_pairs.c.id == pair.id)).first():
-                    raise Missing(pair.id)
-                raise Conflict("the pair was changed by someone else since you read it")
-        return self._must_get(pair.id)
+    def add_golden(self, question: str, pair_id: str, by: str) -> Golden:
+        """A golden question: `question` must be answered from `pair_id`. Missing when no live pair has that id."""
+        question = _golden_question(question)
+        now = _now()
+        with self._write() as c:
+            _must_be_live(c, pair_id)
+            row = c.execute(
+                insert(golden)
+                .values(question=question, pair_id=pair_id, created_by=by, created_at=now, updated_at=now)
+                .returning(*golden.c)
+            ).one()
+        return _row_to_golden(row)
 
-    def delete(self, pair_id: str, version: int) -> None:
-        with self.engine.begin() as c:
-            res = c.execute(delete(qa_pairs).where(qa_pairs.c.id == pair_id, qa_pairs.c.version == version))
-            if res.rowcount != 1:
-                if not c.execute(select(qa_pairs.c.id).where(qa_pairs.c.id == pair_id)).first():
-                    raise Missing(pair_id)
-                raise Conflict("the pair was changed by someone else since you read it")
+    def update_golden(self, golden_id: int, question: str, pair_id: str, by: str) -> Golden:
+        """Change a golden question. Missing when there is no such golden question or no live pair with that id."""
+        question = _golden_question(question)
+        with self._write() as c:
+            _must_be_live(c, pair_id)
+            row = c.execute(
+                update(golden)
+                .where(golden.c.id == golden_id)
+                .values(question=question, pair_id=pair_id, updated_at=_now())
+                .returning(*golden.c)
+            ).first()
+            if row is None:
+                raise Missing(f"golden question {golden_id}")
+        return _row_to_golden(row)
 
-    def import_pairs(self, pairs: list[QAPair], by: str) -> tuple[int, int]:
-        """Create or update every pair in one transaction: all or nothing."""
-        created = updated = 0
-        with self.engine.begin() as c:
-            versions = {r.id: r.version for r in c.execute(select(qa_pairs.c.id, qa_pairs.c.version))}
-            for pair in pairs:
-                if pair.id in versions:
-                    _update_pair(c, pair, versions[pair.id], by)
-                    updated += 1
-                else:
-                    _insert_pair(c, pair, by)
-                    created += 1
-        return created, updated
+    def delete_golden(self, golden_id: int) -> None:
+        with self._write() as c:
+            if c.execute(golden.delete().where(golden.c.id == golden_id)).rowcount != 1:
+                raise Missing(f"golden question {golden_id}")
+
+    def seed_golden(self, pairs: list[QAPair], per_pair: int = 2) -> int:
+        """Once only (a marker remembers it): each published pair's first `per_pair` alternates become
+        golden questions for it. How many were added (0 on later calls, even if all were deleted since)."""
+        now = _now()
+        try:
+            with self._write() as c:
+                if c.execute(select(markers.c.name).where(markers.c.name == GOLDEN_SEEDED)).first():
+                    return 0
+                c.execute(insert(markers).values(name=GOLDEN_SEEDED, at=now))
+                rows = [
+                    {"question": q, "pair_id": p.id, "created_by": "seed", "created_at": now, "updated_at": now}
+                    for p in pairs
+                    if p.status == "published"
+                    for q in p.alternates[: max(0, per_pair)]
+                ]
+                if rows:
+                    c.execute(insert(golden), rows)
+        except IntegrityError:  # another process set the marker at the same moment
+            return 0
+        return len(rows)
 
     # --- feedback -------------------------------------------------------------------------
 
     def add_feedback(self, pair_id: str, helpful: bool) -> None:
-        with self.engine.begin() as c:
-            c.execute(insert(feedback).values(pair_id=pair_id, helpful=int(helpful), created_at=_now()))
+        with self._write() as c:
+            c.execute(insert(feedback).values(pair_id=pair_id, helpful=int(helpful), created_at=_now(), state="open"))
 
     def feedback_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        with self.engine.connect() as c:
+        with self._read() as c:
             q = select(feedback.c.pair_id, feedback.c.helpful, func.count()).group_by(
                 feedback.c.pair_id, feedback.c.helpful
             )
@@ -288,14 +673,48 @@ class Store:
                 out.setdefault(pair_id, {"helpful": 0, "not_helpful": 0})["helpful" if helpful else "not_helpful"] = n
         return out
 
+    def list_feedback(self, state: str | None = "open") -> list[FeedbackItem]:
+        """Not-helpful votes in one state (None: all), newest first."""
+        if state is not None and state not in FEEDBACK_STATES:
+            raise ValueError(f"state must be one of {', '.join(FEEDBACK_STATES)}")
+        q = (
+            select(feedback, qa_pairs.c.data)
+            .select_from(feedback.outerjoin(qa_pairs, qa_pairs.c.id == feedback.c.pair_id))
+            .where(feedback.c.helpful == 0)
+            .order_by(feedback.c.created_at.desc(), feedback.c.id.desc())
+        )
+        if state:
+            q = q.where(feedback.c.state == state)
+        with self._read() as c:
+            return [_row_to_feedback(r) for r in c.execute(q)]
+
+    def close_feedback(self, feedback_id: int, by: str, note: str = "") -> FeedbackItem:
+        """Close an open not-helpful vote with a note. Missing if there is none; Conflict if closed already."""
+        note = _flag_note(note, required=False)
+        with self._write() as c:
+            res = c.execute(
+                update(feedback)
+                .where(feedback.c.id == feedback_id, feedback.c.helpful == 0, feedback.c.state == "open")
+                .values(state="closed", closed_by=by, closed_at=_now(), close_note=note or None)
+            )
+            row = c.execute(
+                select(feedback, qa_pairs.c.data)
+                .select_from(feedback.outerjoin(qa_pairs, qa_pairs.c.id == feedback.c.pair_id))
+                .where(feedback.c.id == feedback_id, feedback.c.helpful == 0)
+            ).first()
+            if row is None:
+                raise Missing(str(feedback_id))
+            if res.rowcount != 1:
+                raise Conflict(f"closed already by {row.closed_by}")
+        return _row_to_feedback(row)
+
     # --- flags ----------------------------------------------------------------------------
 
     def add_flag(self, pair_id: str, note: str, by: str) -> Flag:
-        """Flag a pair for the editors. Missing when no pair has that id (a typo would go unseen)."""
+        """Flag a pair for the editors. Missing when no live pair has that id (a typo would go unseen)."""
         note = _flag_note(note, required=True)
-        with self.engine.begin() as c:
-            if not c.execute(select(qa_pairs.c.id).where(qa_pairs.c.id == pair_id)).first():
-                raise Missing(pair_id)
+        with self._write() as c:
+            _must_be_live(c, pair_id)
             row = c.execute(
                 insert(flags)
                 .values(pair_id=pair_id, note=note, state="open", created_by=by, created_at=_now())
@@ -310,13 +729,13 @@ class Store:
         q = select(flags).order_by(flags.c.created_at.desc(), flags.c.id.desc())
         if state:
             q = q.where(flags.c.state == state)
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [_row_to_flag(r) for r in c.execute(q)]
 
     def close_flag(self, flag_id: int, by: str, note: str = "") -> Flag:
         """Close an open flag. Missing if there is no such flag; Conflict if someone closed it already."""
         note = _flag_note(note, required=False)
-        with self.engine.begin() as c:
+        with self._write() as c:
             res = c.execute(
                 update(flags)
                 .where(flags.c.id == flag_id, flags.c.state == "open")
@@ -330,6 +749,9 @@ class Store:
         return _row_to_flag(row)
 
 
+# --- helpers ------------------------------------------------------------------------------------
+
+
 def _flag_note(note: str, required: bool) -> str:
     note = note.strip()
     if required and not note:
@@ -339,9 +761,104 @@ def _flag_note(note: str, required: bool) -> str:
     return note
 
 
+def _golden_question(question: str) -> str:
+    question = question.strip()
+    if not question:
+        raise ValueError("a golden question must not be empty")
+    if len(question) > GOLDEN_QUESTION_MAX:
+        raise ValueError(f"a golden question has at most {GOLDEN_QUESTION_MAX} characters")
+    return question
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes; everything here is written in UTC."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _maybe_aware(value: dt.datetime | None) -> dt.datetime | None:
+    return _aware(value) if value is not None else None
+
+
+def _row(c: Connection, pair_id: str):
+    return c.execute(select(qa_pairs).where(qa_pairs.c.id == pair_id)).first()
+
+
+def _must_be_live(c: Connection, pair_id: str) -> None:
+    if not c.execute(select(qa_pairs.c.id).where(qa_pairs.c.id == pair_id, qa_pairs.c.deleted_at.is_(None))).first():
+        raise Missing(pair_id)
+
+
+# Parsed pairs by their stored JSON: a publish reads every published pair, and validating 10,000 of
+# them again each time costs half a second. The JSON is the whole content, so a hit is exact.
+_PARSED_MAX = 50_000
+_parsed: OrderedDict[str, QAPair] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _parse_pair(data: str) -> QAPair:
+    with _parsed_lock:
+        pair = _parsed.get(data)
+        if pair is not None:
+            _parsed.move_to_end(data)
+            return pair
+    pair = QAPair.model_validate_json(data)
+    with _parsed_lock:
+        _parsed[data] = pair
+        if len(_parsed) > _PARSED_MAX:
+            _parsed.popitem(last=False)
+    return pair
+
+
+def _row_to_stored(row) -> StoredPair:
+    return StoredPair(
+        pair=_parse_pair(row.data),
+        version=row.version,
+        updated_at=_aware(row.updated_at),
+        updated_by=row.updated_by,
+        deleted_at=_maybe_aware(row.deleted_at),
+        deleted_by=row.deleted_by,
+    )
+
+
+def _row_to_revision(row) -> Revision:
+    return Revision(
+        id=row.id,
+        pair_id=row.pair_id,
+        number=row.number,
+        at=_aware(row.at),
+        by=row.by,
+        action=row.action,
+        fields=json.loads(row.fields),
+        old=json.loads(row.old),
+        new=json.loads(row.new),
+        pair=json.loads(row.pair) if row.pair is not None else None,
+        note=row.note,
+    )
+
+
+def _row_to_golden(row) -> Golden:
+    return Golden(
+        id=row.id,
+        question=row.question,
+        pair_id=row.pair_id,
+        created_by=row.created_by,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def _row_to_feedback(row) -> FeedbackItem:
+    question = json.loads(row.data).get("question") if row.data else None
+    return FeedbackItem(
+        id=row.id,
+        pair_id=row.pair_id,
+        question=question,
+        created_at=_aware(row.created_at),
+        state=row.state,
+        closed_by=row.closed_by,
+        closed_at=_maybe_aware(row.closed_at),
+        close_note=row.close_note,
+    )
 
 
 def _row_to_flag(row) -> Flag:
@@ -353,31 +870,80 @@ def _row_to_flag(row) -> Flag:
         created_by=row.created_by,
         created_at=_aware(row.created_at),
         closed_by=row.closed_by,
-        closed_at=_aware(row.closed_at) if row.closed_at else None,
+        closed_at=_maybe_aware(row.closed_at),
         close_note=row.close_note,
     )
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.close()
-
-
-def _insert_pair(c, pair: QAPair, by: str) -> None:
+def _insert_pair(c: Connection, pair: QAPair, by: str) -> StoredPair:
+    now = _now()
     c.execute(
         insert(qa_pairs).values(
-            id=pair.id, data=pair_json(pair), status=pair.status, version=1, updated_at=_now(), updated_by=by
+            id=pair.id, data=pair_json(pair), status=pair.status, version=1, updated_at=now, updated_by=by
         )
     )
+    return StoredPair(pair, 1, now, by)
 
 
-def _update_pair(c, pair: QAPair, version: int, by: str) -> bool:
+def _update_pair(c: Connection, pair: QAPair, version: int, by: str, revive: bool = False) -> StoredPair | None:
+    """Write the pair if it is still at `version` (and live, unless reviving it); None if it is not."""
+    now = _now()
+    q = update(qa_pairs).where(qa_pairs.c.id == pair.id, qa_pairs.c.version == version)
+    if not revive:
+        q = q.where(qa_pairs.c.deleted_at.is_(None))
     res = c.execute(
-        update(qa_pairs)
-        .where(qa_pairs.c.id == pair.id, qa_pairs.c.version == version)
-        .values(data=pair_json(pair), status=pair.status, version=version + 1, updated_at=_now(), updated_by=by)
+        q.values(
+            data=pair_json(pair),
+            status=pair.status,
+            version=version + 1,
+            updated_at=now,
+            updated_by=by,
+            deleted_at=None,
+            deleted_by=None,
+        )
     )
-    return res.rowcount == 1
+    return StoredPair(pair, version + 1, now, by) if res.rowcount == 1 else None
+
+
+def _edit_action(old: QAPair, new: QAPair) -> str:
+    if old.status != new.status:
+        return "publish" if new.status == "published" else "unpublish"
+    return "update"
+
+
+def _add_revision(
+    c: Connection, before: StoredPair | None, after: StoredPair, action: str, by: str, note: str | None
+) -> None:
+    """Append the revision for a change, in the change's transaction (number = the version after it)."""
+    new_data = after.pair.model_dump(mode="json")
+    new_data.pop("id", None)
+    fields: list[str] = []
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    if before is None:
+        fields = list(new_data)
+        new = dict(new_data)
+    else:
+        old_data = before.pair.model_dump(mode="json")
+        if not after.deleted:
+            for name, value in new_data.items():
+                if old_data.get(name) != value:
+                    fields.append(name)
+                    old[name], new[name] = old_data.get(name), value
+        if before.deleted != after.deleted:
+            fields.append("deleted")
+            old["deleted"], new["deleted"] = before.deleted, after.deleted
+    c.execute(
+        insert(revisions).values(
+            pair_id=after.pair.id,
+            number=after.version,
+            at=after.updated_at,
+            by=by,
+            action=action,
+            fields=json.dumps(fields),
+            old=json.dumps(old, ensure_ascii=False),
+            new=json.dumps(new, ensure_ascii=False),
+            pair=None if after.deleted else pair_json(after.pair),
+            note=note,
+        )
+    )

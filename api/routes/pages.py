@@ -1,5 +1,5 @@
-"""The web pages: the visitors' chat page at /, the staff sign-in at /signin and the staff page at
-/staff, and the chat widget's script at /widget.js for other sites to embed.
+"""The web pages: the visitors' chat page at /, the staff sign-in at /signin, the staff page at
+/staff, the editors' page at /editor, and the chat widget's script at /widget.js for other sites to embed.
 
 Static files only; answers, notes and names are rendered as text by the pages' scripts. Security
 headers (the Content-Security-Policy and the rest) are set for every response by api/security.py.
@@ -36,6 +36,13 @@ def signin_page() -> FileResponse:
 def staff_page() -> FileResponse:
     """The page itself is public (it holds no data); it asks /api/auth/me and sends a stranger to /signin."""
     return _page("staff.html")
+
+
+@router.get("/editor")
+def editor_page() -> FileResponse:
+    """Public like /staff (no data in it): it asks /api/auth/me, sends a stranger to /signin and
+    shows nothing to an account that is not an editor's or an administrator's."""
+    return _page("editor.html")
 
 
 @router.get("/widget.js")

@@ -1,4 +1,5 @@
-/* Sign-in page for helpline staff and editors (/signin?next=/staff).
+/* Sign-in page for helpline staff and editors (/signin?next=/staff or /signin?next=/editor; without a
+ * `next`, staff go to /staff and editors and administrators to /editor).
  * Posts the username and password as JSON to /api/auth/login; the session is an HttpOnly cookie the
  * page never sees. On success it goes to `next`, which must be a path on this site. Messages are set
  * with textContent only. */
@@ -25,13 +26,19 @@
     return url.pathname + url.search + url.hash;
   }
 
-  function nextPath() {
+  function nextPath(role) {
     var params = new URLSearchParams(window.location.search);
+    // No page asked for: editors and administrators start on the editors' page.
+    if (!params.get("next") && (role === "editor" || role === "admin")) { return "/editor"; }
     return safeNext(params.get("next"));
   }
 
-  function goOn() {
-    window.location.replace(nextPath());
+  function goOn(role) {
+    window.location.replace(nextPath(role));
+  }
+
+  function roleOf(response) {
+    return response.json().then(function (b) { return b && b.role ? String(b.role) : ""; }, function () { return ""; });
   }
 
   /** Minutes to wait from a Retry-After header (seconds or an HTTP date), at least one. */
@@ -103,8 +110,7 @@
       if (r.ok) {
         password.value = "";
         busyBox.textContent = "Signed in. Opening the page…";
-        goOn();
-        return;
+        return roleOf(r).then(goOn);
       }
       setBusy(false);
       if (r.status === 401) {
@@ -153,7 +159,7 @@
 
     // Already signed in: straight on.
     fetch("/api/auth/me", { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
-      .then(function (r) { if (r.ok && !busy) { goOn(); } })
+      .then(function (r) { if (r.ok && !busy) { return roleOf(r).then(function (role) { if (!busy) { goOn(role); } }); } })
       .catch(function () { /* not signed in or offline: the form stays */ });
   }
 

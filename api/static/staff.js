@@ -775,6 +775,13 @@
     var out = $("signout");
     out.hidden = false;
     out.addEventListener("click", signOut);
+    if (role === "editor" || role === "admin") {
+      // Editors and administrators also keep the answers right: their page is one step away.
+      var link = el("a", "topbar__link", "Editors' page");
+      link.id = "editor-link";
+      link.setAttribute("href", "/editor");
+      out.parentNode.insertBefore(link, $("whoami"));
+    }
     if (STAFF_ROLES.indexOf(role) < 0) {
       $("gate").textContent = "This page is for helpline staff. Your account cannot use it.";
       return;

@@ -1,10 +1,13 @@
 """Benchmark: latency of /api/search and /api/chat beside the bare encoder + FAISS time, chat
-throughput under 8 concurrent clients, index build time, and the time to publish one edited pair
+throughput under 8 concurrent clients, index build time, the time to publish one edited pair
 (Retriever.load, in process, real encoder) with the search latency beside it, at 1,000 and 10,000
-pairs. Prints figures; asserts nothing.
+pairs, and the time from an editor's "publish" (PUT /api/qa/{id}) to the first /api/chat and
+/api/search reply carrying the new text, through a live server, at 100 and 10,000 pairs. Prints
+figures; asserts nothing.
 
     make bench            (or: .venv/bin/python -m tests.bench.run [--messages 400])
     .venv/bin/python -m tests.bench.run --publish-only [--publish-sizes 1000,10000]
+    .venv/bin/python -m tests.bench.run --chat-publish-only [--chat-publish-sizes 100,10000] [--chat-bot off]
 
 Runs the real service (API + Rasa) on free ports and a temporary data directory. Questions are the
 knowledge base's own alternates (first-seen text each time, so the query cache does not flatter).
@@ -15,11 +18,15 @@ from a worktree of that commit).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import secrets
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,7 +37,7 @@ from embeddings.index import Entry, VectorIndex
 from embeddings.retriever import entries_for
 from knowledge.loader import load_pairs
 from knowledge.passages import load_passages
-from tests.conftest import TEST_CACHE, start_server
+from tests.conftest import TEST_CACHE, base_env, start_server
 
 
 def pct(values: list[float], q: float) -> float:
@@ -193,6 +200,166 @@ def publish_lines(runs: list[dict]) -> list[str]:
     return out
 
 
+@contextlib.contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """os.environ replaced by `env` for the block (to read Settings as a server with that env would)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def prepare_content(data: Path, items: int, bot: bool) -> dict:
+    """A data directory as a service holds it after growing to `items` published pairs: the shipped
+    pairs seeded (and golden questions from them, at first start), synthetic pairs imported up to
+    `items` (citable, so chat weighs them too), and the index saved for all of them. Vectors are
+    real up to 1,000 pairs; beyond, the synthetic pairs get random unit vectors (encoding 60,000
+    texts takes most of an hour here). A publish's cost does not depend on the vectors' values:
+    the edited pair is embedded for real, the rest only has to be there and be searched."""
+    from api.settings import Settings
+    from embeddings.loading import load_encoder
+    from knowledge.schema import QAPair
+    from knowledge.store import Store
+
+    with environment(base_env(data, FAQBOT_BOT__ENABLED=str(bot).lower())):
+        settings = Settings()
+    data.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_url)
+    try:
+        store.seed(load_pairs())
+        golden = store.seed_golden(store.published_pairs())
+        shipped = store.published_pairs()
+        model = next(p for p in shipped if p.citable)
+        filler = [
+            QAPair.model_validate(
+                {
+                    **p.model_dump(mode="json"),
+                    "sources": [x.model_dump(mode="json") for x in model.sources],
+                    "evidence": model.evidence,
+                    "caveats": model.caveats,
+                }
+            )
+            for p in synthetic_pairs(max(0, items - len(shipped)))
+        ]
+        if filler:
+            store.import_pairs(filler, "bench")
+        published = store.published_pairs()
+        encoder = load_encoder(settings.encoder, settings.encoder_cache_dir, shipped)
+        entries = entries_for(published, load_passages())
+        synthetic = items > 1000
+        rng = np.random.default_rng(5)
+        vectors = rng.standard_normal((len(entries), encoder.dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        real = [i for i, e in enumerate(entries) if not (synthetic and e.key.startswith("syn-"))]
+        vectors[real] = encoder.encode([entries[i].text for i in real])
+        VectorIndex.from_vectors(entries, vectors, encoder.model_id).save(settings.index_dir)
+    finally:
+        store.close()
+    return {"pairs": len(published), "golden": golden, "vectors": len(entries), "synthetic_vectors": synthetic}
+
+
+def _answered(c: httpx.Client, question: str, text: str) -> bool:
+    return text in c.post("/api/chat", json={"message": question}).text
+
+
+def chat_publish(items: int, edits: int, bot: bool) -> dict:
+    """The time from an editor's publish (PUT /api/qa/{id}, an answer changed to hold a new phrase) to
+    the first /api/chat reply (and /api/search result) that carries it, through a live server over
+    `items` published pairs. The edited pair is a shipped one that chat answers; each chat is a new
+    conversation."""
+    with tempfile.TemporaryDirectory() as d:
+        data = Path(d) / "data"
+        t = time.perf_counter()
+        content = prepare_content(data, items, bot)
+        prepared = time.perf_counter() - t
+        t = time.perf_counter()
+        server = start_server(data, wait_for_bot=bot, FAQBOT_BOT__ENABLED=str(bot).lower())
+        started = time.perf_counter() - t
+        runs: list[dict] = []
+        try:
+            editor = {"Authorization": f"Bearer {server.token('editor')}"}
+            staff = {"Authorization": f"Bearer {server.token('staff')}"}
+            with httpx.Client(base_url=server.base_url, timeout=600) as c:
+                shipped = [p for p in load_pairs() if p.status == "published" and p.citable]
+                target = next(p for p in shipped if _answered(c, p.question, p.answer[:60]))
+                degraded = c.post("/api/chat", json={"message": target.question}).json().get("degraded", False)
+                for e in range(edits + 1):  # the first publish warms up and is not counted
+                    r = c.get(f"/api/qa/{target.id}", headers=editor)
+                    r.raise_for_status()
+                    body = r.json()
+                    phrase = f"benchmark{secrets.token_hex(4)}"
+                    body["answer"] = f"{target.answer} Checked {phrase}."
+                    t0 = time.perf_counter()
+                    put = c.put(f"/api/qa/{target.id}", json=body, headers={**editor, "If-Match": r.headers["ETag"]})
+                    put.raise_for_status()
+                    t_put = time.perf_counter()
+                    chats = 0
+                    while True:
+                        chats += 1
+                        if _answered(c, target.question, phrase) or time.perf_counter() - t0 > 300:
+                            break
+                    t_chat = time.perf_counter()
+                    t1 = time.perf_counter()
+                    searches = 0
+                    while True:
+                        searches += 1
+                        r = c.get("/api/search", params={"q": target.question, "k": 1}, headers=staff)
+                        if phrase in r.text or time.perf_counter() - t1 > 300:
+                            break
+                    search_ms = (time.perf_counter() - t1) * 1000
+                    if e:
+                        runs.append(
+                            {
+                                "put_ms": (t_put - t0) * 1000,
+                                "chat_ms": (t_chat - t0) * 1000,
+                                "search_ms": (t_put - t0) * 1000 + search_ms,
+                                "chats": chats,
+                                "searches": searches,
+                            }
+                        )
+        finally:
+            server.stop()
+    return {
+        "items": items,
+        **content,
+        "bot": bot and not degraded,
+        "pair": target.id,
+        "prepare_s": prepared,
+        "start_s": started,
+        "runs": runs,
+    }
+
+
+def chat_publish_lines(results: list[dict]) -> list[str]:
+    out = []
+    for res in results:
+        runs = res["runs"]
+        n = f"{res['pairs']:,}"
+        put = [r["put_ms"] for r in runs]
+        chat = [r["chat_ms"] for r in runs]
+        search = [r["search_ms"] for r in runs]
+        out.append(
+            f"  {n} published pairs ({res['vectors']:,} vectors"
+            + (", synthetic pairs on random vectors" if res["synthetic_vectors"] else ", all vectors real")
+            + f"; {res['golden']} golden questions checked per publish; chat "
+            + ("via Rasa" if res["bot"] else "with the bot disabled (the direct answerer)")
+            + f"; server start {res['start_s']:.0f} s), pair {res['pair']}:"
+        )
+        out.append(line("  PUT /api/qa/{id} returned", put))
+        out.append(
+            line("  publish -> answered in chat", chat) + f"  [chats needed: {max(r['chats'] for r in runs)} at most]"
+        )
+        out.append(
+            line("  publish -> found by /api/search", search)
+            + f"  [searches needed: {max(r['searches'] for r in runs)} at most]"
+        )
+    return out
+
+
 def timed_requests(client: httpx.Client, method: str, url: str, payloads: list[dict], **kw) -> list[float]:
     times = []
     for p in payloads:
@@ -244,7 +411,20 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--publish-sizes", default="1000,10000", help="pairs for the publish benchmark ('' skips it)")
     ap.add_argument("--publish-only", action="store_true", help="only the publish benchmark (in process)")
+    ap.add_argument(
+        "--chat-publish-sizes", default="100,10000", help="pairs for publish -> answered in chat ('' skips it)"
+    )
+    ap.add_argument("--chat-publish-edits", type=int, default=5, help="timed publishes per size")
+    ap.add_argument("--chat-bot", choices=["on", "off"], default="on", help="chat via Rasa (on) or the direct answerer")
+    ap.add_argument("--chat-publish-only", action="store_true", help="only publish -> answered in chat (live server)")
     args = ap.parse_args()
+
+    chat_sizes = [int(x) for x in args.chat_publish_sizes.split(",") if x.strip()]
+    if args.chat_publish_only:
+        chat_published = [chat_publish(size, args.chat_publish_edits, args.chat_bot == "on") for size in chat_sizes]
+        print("\nPublish -> answered in chat (2-core CPU; real API on loopback, an editor's PUT, then chat and search)")
+        print("\n".join(chat_publish_lines(chat_published)))
+        return
 
     qs = questions()
     n = min(args.questions, len(qs) // 3)
@@ -276,6 +456,7 @@ def main() -> None:
     scale_1k, _ = scale(encoder, 1000, search_qs, synthetic_vectors=False)
     scale_100k, setup_100k = scale(encoder, 100_000, search_qs[:60], synthetic_vectors=True)
 
+    chat_published = [chat_publish(size, args.chat_publish_edits, args.chat_bot == "on") for size in chat_sizes]
     with tempfile.TemporaryDirectory() as d:
         server = start_server(Path(d) / "data", wait_for_bot=True)
         try:
@@ -310,6 +491,10 @@ def main() -> None:
     )
     for text in publish_lines(published):
         print(text)
+    if chat_published:
+        print("  publish -> answered in chat (live server, an editor's PUT then chat and search):")
+        for text in chat_publish_lines(chat_published):
+            print(text)
     ratio = pct(search_ms, 50) / pct(bare_ms, 50)
     print(f"  /api/search p50 / bare p50         {ratio:.2f}x")
     print(
@@ -340,6 +525,10 @@ def main() -> None:
     for run in published:
         summary[f"publish_{run['items']}_p50_ms"] = pct(run["publish_ms"], 50)
         summary[f"publish_{run['items']}_search_p50_ms"] = pct(run["search_ms"], 50)
+    for res in chat_published:
+        summary[f"publish_to_chat_{res['pairs']}_p50_ms"] = pct([r["chat_ms"] for r in res["runs"]], 50)
+        summary[f"publish_to_search_{res['pairs']}_p50_ms"] = pct([r["search_ms"] for r in res["runs"]], 50)
+        summary[f"publish_put_{res['pairs']}_p50_ms"] = pct([r["put_ms"] for r in res["runs"]], 50)
     (out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2))
 
 

@@ -7,7 +7,10 @@ questions are all wrong) on the top fused score of the hybrid as configured in c
 two facts about the query's words (embeddings/query.py: words the knowledge base never uses that
 are rare in English, and the share of content words it never uses). Prints how well the confidence
 is calibrated, with and without the word features, and what each clarify threshold would cost, for
-choosing the thresholds. Copy the values into config.yml (retrieval section). The held-out split is never read.
+choosing the thresholds. Copy the values into config.yml (retrieval section): they serve a model
+that has no calibration.json of its own. A retrain (POST /api/retrain, or on the schedule in config.yml)
+fits the same numbers for the model it makes, with the golden questions added (embeddings/calibration.py).
+The held-out split is never read.
 
 The fusion weights themselves were chosen by a grid over the dev split and the two public
 benchmarks together, taking the setting that improved R@1 over dense alone on all three rather
@@ -24,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from api.settings import get_settings
+from embeddings.calibration import features, fit_logistic
 from embeddings.encoder import SentenceEncoder
 from embeddings.loading import encoder_path
 from embeddings.retriever import Retriever, Thresholds
@@ -31,30 +35,6 @@ from knowledge.loader import load_pairs
 from knowledge.passages import load_passages
 from tests.conftest import TEST_CACHE
 from tests.eval.metrics import dev_set, out_of_scope, ranking
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iters: int = 100) -> np.ndarray:
-    """Logistic regression of y on the columns of x (plus an intercept, last), by Newton's method."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    penalty = l2 * np.eye(len(w))
-    penalty[-1, -1] = 0.0
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-(xb @ w)))
-        g = xb.T @ (p - y) + penalty @ w
-        h = (xb * (p * (1 - p) + 1e-9)[:, None]).T @ xb + penalty + 1e-9 * np.eye(len(w))
-        step = np.linalg.solve(h, g)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
-
-
-def features(r: Retriever, query: str) -> tuple[list[float], str]:
-    """(fused score of the top pair, rare unknown words, unknown share), and the top pair's id."""
-    top = r.search(query, 1, kind="qa")[0]
-    analysis = r.snapshot.analyse(query, None, r.scoring.spelling)
-    return [top.fused, analysis.rare_unknown, analysis.unknown_share], top.key
 
 
 def main() -> None:

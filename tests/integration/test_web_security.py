@@ -32,7 +32,12 @@ def preflight(client, origin: str, path: str = "/api/chat", method: str = "POST"
 
 
 def test_pages_get_a_strict_policy_and_no_referrer(app_client):
-    for path, page in (("/", "index.html"), ("/signin", "signin.html"), ("/staff", "staff.html")):
+    for path, page in (
+        ("/", "index.html"),
+        ("/signin", "signin.html"),
+        ("/staff", "staff.html"),
+        ("/editor", "editor.html"),
+    ):
         r = app_client.get(path)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
         assert r.text == (pages.STATIC / page).read_text(), path

@@ -30,7 +30,8 @@ def test_importing_the_retrieval_modules_loads_no_model_library_and_leaves_the_e
         "import json, os, sys\n"
         "before = dict(os.environ)\n"
         "import embeddings.retriever, embeddings.index, embeddings.encoder, embeddings.finetune\n"
-        "import embeddings.lexical, embeddings.query\n"
+        "import embeddings.lexical, embeddings.query, embeddings.editing\n"
+        "import embeddings.calibration, embeddings.retraining, embeddings.retrain_job\n"
         f"print(json.dumps({{'loaded': [m for m in {HEAVY!r} if m in sys.modules],\n"
         "                   'environ_changed': dict(os.environ) != before}))\n"
     )
