@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 ROLE ?= staff
 
-.PHONY: help setup run test test-fast lint format token user train finetune bench eval validate export-content clean
+.PHONY: help setup run test test-fast lint format token user train finetune bench eval validate export-content install-mpnet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ validate: ## check the Q&A files: schema, duplicate ids, near-duplicates, review
 export-content: ## write the store's published pairs back to knowledge/qa/*.yml (then make validate and commit)
 	@scripts/setup.sh
 	@$(PY) -m api.cli export-content
+
+install-mpnet: ## install the stronger encoder all-mpnet-base-v2 (768 dims, 438 MB) into var/models, checked file by file; refuses on any mismatch [DEST=dir]
+	@scripts/setup.sh
+	@scripts/install-model.sh $(if $(DEST),--dest $(DEST))
 
 clean: ## remove what the service wrote under ./var (database, index, models, logs)
 	rm -rf var

@@ -14,10 +14,12 @@ from api.limits import RateLimiter
 from api.rasa_runtime import RasaRuntime
 from api.settings import Settings
 from bot.answering import Answerer
+from bot.safety.semantic import CrisisNet, load_net
 from bot.sessions import Sessions
-from embeddings.calibration import served_scoring
+from embeddings.calibration import calibrate_at_start, labelled_questions, served_scoring
+from embeddings.encoder import SentenceEncoder
 from embeddings.finetune import is_finetuned
-from embeddings.loading import load_encoder
+from embeddings.loading import base_model_path, is_packaged, load_encoder
 from embeddings.retraining import Retrainer
 from embeddings.retriever import Retriever
 from knowledge.loader import load_pairs
@@ -25,6 +27,21 @@ from knowledge.passages import Passage, load_passages
 from knowledge.store import Store
 
 log = logging.getLogger("faqbot")
+
+
+def load_crisis_net(settings: Settings, served: SentenceEncoder) -> CrisisNet | None:
+    """The crisis net (bot/safety/semantic.py) on the packaged all-MiniLM-L6-v2, whatever model serves
+    retrieval: the net was fitted and calibrated on its vectors, and a fine-tuned encoder changes with
+    every retraining. None when config.yml turns the net off."""
+    if not settings.conversation.crisis_net:
+        return None
+    if is_packaged(served.model_path):
+        encoder = served
+    else:
+        encoder = SentenceEncoder(None, backend=settings.encoder.backend, cache_dir=settings.encoder_cache_dir)
+    net = load_net(encoder, settings.encoder_cache_dir)
+    log.info("crisis net: %s", encoder.model_id)
+    return net
 
 
 @dataclass
@@ -71,7 +88,7 @@ def build_runtime(settings: Settings) -> Runtime:
         store=store,
         tokens=Tokens(store.engine),
         retriever=retriever,
-        answerer=Answerer(retriever, settings.bot_config),
+        answerer=Answerer(retriever, settings.bot_config, load_crisis_net(settings, encoder)),
         rasa=RasaRuntime(settings),
         passages=load_passages(),
         sessions=Sessions(idle_seconds=settings.conversation.session_idle_minutes * 60),
@@ -92,4 +109,12 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     built = runtime.reindex()
     log.info("index: %d vectors, %s", len(retriever.snapshot.index), "built" if built else "reused")
+    # config.yml's confidence was fitted for all-MiniLM-L6-v2: another model gets its own (fitted now if it has none).
+    calibrate_at_start(
+        retriever,
+        settings.retrieval,
+        settings.encoder_cache_dir,
+        labelled_questions([(g.question, g.pair_id) for g in store.list_golden()], settings.calibration_sets),
+        config_fitted=is_packaged(base_model_path(settings.encoder)),
+    )
     return runtime

@@ -11,7 +11,9 @@ import json
 import re
 
 from bot.advice import is_personal_advice
+from bot.menu import ExampleQuestions, is_vague
 from bot.replies import AnswerPayload, Citation, Feedback, Option, Reply
+from bot.safety.semantic import CrisisNet, Judgement
 from bot.settings import BotConfig, ConversationSettings
 from embeddings.retriever import Decision, Hit, Retriever
 from knowledge.schema import QAPair, Source
@@ -59,6 +61,14 @@ SMALLTALK = {
 }
 
 
+# The menu for a short, vague message ("help", "?"): bot/menu.py decides when.
+MENU_OPENING = (
+    'I can answer questions about CCSVI, the "liberation procedure" and multiple sclerosis, with the '
+    "sources behind each answer."
+)
+MENU_EXAMPLES = "Here are some questions people often ask: choose one, or type your own question. "
+
+
 def choice_payload(pair_id: str) -> str:
     """A message that answers one pair directly (Rasa's `/intent{entities}` form)."""
     return "/" + CHOOSE_INTENT + json.dumps({"pair_id": pair_id}, separators=(",", ":"))
@@ -104,9 +114,13 @@ def is_follow_up(message: str, max_words: int = ConversationSettings().follow_up
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, config: BotConfig):
+    def __init__(self, retriever: Retriever, config: BotConfig, crisis_net: CrisisNet | None = None):
         self.retriever = retriever
         self.config = config
+        # The meaning net beside the phrase rules (bot/safety/semantic.py); None: the rules and Rasa's
+        # crisis intent alone, as before the net.
+        self.crisis_net = crisis_net if config.conversation.crisis_net else None
+        self.examples = ExampleQuestions()
 
     def today(self) -> dt.date:
         return dt.date.today()
@@ -131,20 +145,22 @@ class Answerer:
         pair_id = pair_id or parse_choice(message)
         if pair_id:
             pair = self.retriever.pair(pair_id)
-            return [self.answer(pair, 1.0)] if pair else [self.fallback()]
+            # Only a pair visitors may be answered from: a crafted payload never reaches staff-only
+            # or uncited content.
+            return [self.answer(pair, 1.0)] if pair and pair.citable else [self.fallback()]
         context_pair = self.retriever.pair(context) if context else None
         if context_pair and _TELL_MORE.match(message.strip()):
             return [self.more_about(context_pair)]
         decision = decision or self.retriever.decide(message)
-        if (
-            context_pair
-            and decision.kind != "answer"
-            and is_follow_up(message, self.config.conversation.follow_up_max_words)
-        ):
+        # "who came up with it?" names nothing, but leans on the last answer: never the menu.
+        follow_up = bool(context_pair) and is_follow_up(message, self.config.conversation.follow_up_max_words)
+        if context_pair and decision.kind != "answer" and follow_up:
             resolved = self.retriever.decide(f"{message} {context_pair.question}")
             if resolved.kind != "fallback":
                 decision = resolved
                 off_topic = False
+        if not follow_up and self.is_vague(message, decision):
+            return [self.menu()]
         if off_topic and decision.kind != "answer":
             decision = Decision("fallback")
         personal = is_personal_advice(message)
@@ -300,6 +316,32 @@ class Answerer:
     def smalltalk(self, intent: str) -> Reply:
         """Greeting, goodbye, thanks, or "are you a bot?" (Rasa's smalltalk intents)."""
         return Reply(kind="smalltalk", text=SMALLTALK.get(intent, SMALLTALK["greet"]))
+
+    # --- vague messages and the crisis net --------------------------------------------------
+
+    def is_vague(self, message: str, decision: Decision | None = None) -> bool:
+        """A few words naming nothing the collection is about ("help", "?", "info"): bot/menu.py."""
+        if message.strip().startswith("/"):  # a button's payload is never vague
+            return False
+        return is_vague(message, self.retriever, self.config.conversation.vague_max_words, decision)
+
+    def menu(self, greeting: bool = False) -> Reply:
+        """What the bot can answer, a few example questions to choose from, and the helpline."""
+        ids = self.examples.pick(self.retriever, self.config.conversation.menu_options)
+        pairs = [p for p in (self.retriever.pair(i) for i in ids) if p is not None]
+        options = [Option(title=p.question, payload=choice_payload(p.id)) for p in pairs]
+        opening = SMALLTALK["greet"] if greeting else MENU_OPENING
+        text = (
+            f"{opening} {MENU_EXAMPLES if options else ''}To talk to a person, you can call "
+            f"{self.helpline_text()}. If this is an emergency, call {self.config.emergency.emergency_number}."
+        )
+        return Reply(kind="smalltalk", text=" ".join(text.split()), options=options)
+
+    def judge_crisis(self, message: str) -> Judgement | None:
+        """The crisis net's judgement of a message, or None without a net (a button's payload: None)."""
+        if self.crisis_net is None or not message.strip() or message.strip().startswith("/"):
+            return None
+        return self.crisis_net.judge(message)
 
     def safety_reminder(self) -> Reply:
         e = self.config.emergency

@@ -41,8 +41,25 @@ class ConversationSettings(BaseModel):
     # Rasa's out_of_scope intent at or above this confidence declines a hesitant "did you mean".
     out_of_scope_confidence: float = Field(0.6, ge=0, le=1)
     # Rasa's crisis intent: a verdict at or above crisis_confidence; a doubt (numbers added) above crisis_doubt.
+    # 0.8 for both: below 0.8 the intent bought 1% recall for 2% false alarms on the crisis net's
+    # training file, and it fires on everyday chatter (17% of it at 0.6).
     crisis_confidence: float = Field(0.8, ge=0, le=1)
-    crisis_doubt: float = Field(0.6, ge=0, le=1)
+    crisis_doubt: float = Field(0.8, ge=0, le=1)
+    # The meaning net beside the phrase rules (bot/safety/semantic.py), a probability that the message
+    # is a crisis: the safety reply at or above crisis_net_sure; the reply with the crisis numbers under
+    # it at or above crisis_net_doubt. Rasa's crisis intent counts only where the net agrees: its
+    # verdict needs crisis_net_agree, its doubt crisis_net_floor. Calibrated by cross-validation on
+    # bot/safety/crisis_training.jsonl (python -m bot.safety.semantic), never on the held-out sets.
+    crisis_net: bool = True
+    crisis_net_sure: float = Field(0.9, ge=0, le=1)
+    crisis_net_doubt: float = Field(0.35, ge=0, le=1)
+    crisis_net_agree: float = Field(0.5, ge=0, le=1)
+    crisis_net_floor: float = Field(0.1, ge=0, le=1)
+    # A message of at most this many content words, none of them a word the collection is about or a
+    # name, gets the menu of example questions and the helpline instead of a guess (bot/menu.py).
+    vague_max_words: int = Field(2, ge=0)
+    # How many example questions the menu offers.
+    menu_options: int = Field(4, ge=1, le=8)
     # A conversation idle for this long is forgotten: the next message starts a new one.
     session_idle_minutes: float = Field(60, gt=0)
 

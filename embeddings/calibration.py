@@ -15,6 +15,13 @@ A retrain (embeddings/retraining.py) fits them for the new model and writes `cal
 its folder; the service uses that file for the model it serves, and config.yml's numbers when the
 model has none (the packaged model, or one fine-tuned before). `model_digest` ignores the file, so
 writing it never changes the model's id.
+
+config.yml's numbers were fitted for all-MiniLM-L6-v2 (packaged, and fine-tuned from it). Another
+model (`encoder.model_path`, e.g. all-mpnet-base-v2 from `make install-mpnet`) scores on another
+scale, so it never borrows them: at the first start with a model that has no calibration of its own,
+the service fits one here (calibrate_at_start: the same questions, its own retriever) and keeps it
+(in the model's folder when the model was fine-tuned here, else <encoder cache>/calibration/<model
+id>.json, so a model folder the service does not own is never written to).
 """
 
 from __future__ import annotations
@@ -186,7 +193,11 @@ def load_calibration(model_path: Path | None) -> Calibration | None:
     """The calibration fitted for this model, if it has one (a damaged file counts as none)."""
     if model_path is None:
         return None
-    path = calibration_path(model_path)
+    return read_calibration(calibration_path(model_path))
+
+
+def read_calibration(path: Path) -> Calibration | None:
+    """The calibration in this file, if it holds one (a damaged file counts as none)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         fields = {f.name for f in dataclasses.fields(Calibration)}
@@ -207,3 +218,67 @@ def served_scoring(retrieval: RetrievalSettings, model_path: Path | None, finetu
     scoring = retrieval.scoring(finetuned=finetuned)
     calibration = load_calibration(model_path)
     return calibration.applied(scoring) if calibration else scoring
+
+
+FITTED_DIR = "calibration"
+
+
+def fitted_path(cache_dir: Path, model_id: str) -> Path:
+    """Where the calibration fitted at start for a model the service does not own is kept."""
+    return Path(cache_dir) / FITTED_DIR / f"{model_id.replace('@', '-').replace('/', '_')}.json"
+
+
+def own_calibration(model_path: Path, cache_dir: Path, model_id: str) -> Calibration | None:
+    """The model's calibration.json, else the one fitted at an earlier start for this model id."""
+    found = load_calibration(model_path) or read_calibration(fitted_path(cache_dir, model_id))
+    return found if found is None or not found.model_id or found.model_id == model_id else None
+
+
+def calibrate_at_start(
+    retriever: Retriever,
+    retrieval: RetrievalSettings,
+    cache_dir: Path,
+    questions: list[Labelled],
+    config_fitted: bool,
+) -> Calibration | None:
+    """Give the retriever the confidence fitted for its own encoder; the calibration used (None: config.yml's).
+
+    `config_fitted`: the served model is all-MiniLM-L6-v2 or fine-tuned from it, so a missing
+    calibration.json means config.yml's numbers, fitted for it, serve (as before). Any other model
+    uses its own calibration, fitted now (and kept) when it has none; when that cannot be fitted
+    (too few labelled questions) config.yml's numbers serve, with a warning that they belong to
+    another model.
+    """
+    encoder = retriever.encoder
+    folder = getattr(encoder, "model_path", None)
+    if folder is None:
+        return None
+    model_path = Path(folder)
+    own = own_calibration(model_path, cache_dir, encoder.model_id)
+    if own is None and config_fitted:
+        return None
+    if own is None:
+        try:
+            own = fit(retriever, questions, retrieval.answer_threshold, encoder.model_id)
+        except CalibrationError as exc:
+            log.warning(
+                "calibration: none for %s and none could be fitted (%s); config.yml's numbers, fitted for "
+                "all-MiniLM-L6-v2, serve",
+                encoder.model_id,
+                exc,
+            )
+            return None
+        owned = model_path.resolve().is_relative_to(Path(cache_dir).resolve())
+        target = calibration_path(model_path) if owned else fitted_path(cache_dir, encoder.model_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, json.dumps(own.to_json(), indent=2).encode("utf-8"))
+        log.info(
+            "calibration: fitted for %s on %d questions (accuracy %.3f, Brier %.3f), kept in %s",
+            encoder.model_id,
+            own.n,
+            own.accuracy,
+            own.brier,
+            target,
+        )
+    retriever.scoring = own.applied(retriever.scoring)
+    return own

@@ -24,8 +24,19 @@ def base_model_path(settings: EncoderSettings) -> Path:
     return Path(settings.model_path).expanduser() if settings.model_path else default_model_path()
 
 
-def finetune_dir(cache_dir: Path) -> Path:
-    return cache_dir / FINETUNED
+def is_packaged(model_path: Path | None) -> bool:
+    """Whether this folder is the packaged all-MiniLM-L6-v2 (the model config.yml's confidence was fitted for)."""
+    return model_path is None or Path(model_path).expanduser().resolve() == default_model_path().resolve()
+
+
+def finetune_dir(cache_dir: Path, base: Path | None = None) -> Path:
+    """Where the models fine-tuned from this base are kept (each with its own CURRENT).
+
+    <cache_dir>/finetuned for the packaged model; <cache_dir>/finetuned/base-<folder name> for
+    another (encoder.model_path), so that switching models back and forth retrains neither.
+    """
+    root = cache_dir / FINETUNED
+    return root if base is None or is_packaged(base) else root / f"base-{Path(base).name}"
 
 
 def encoder_path(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]) -> Path | None:
@@ -38,10 +49,10 @@ def encoder_path(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]
         return configured
     base = base_model_path(settings)
     base_id = model_digest(base)
-    tuned = current(finetune_dir(cache_dir), base_id)
+    tuned = current(finetune_dir(cache_dir, base), base_id)
     if tuned is None:
         try:
-            tuned = finetune(base, base_id, pairs, finetune_dir(cache_dir))
+            tuned = finetune(base, base_id, pairs, finetune_dir(cache_dir, base))
         except Exception:
             log.exception("fine-tuning the encoder failed; serving with the base model")
     return tuned or configured
@@ -58,4 +69,4 @@ def load_encoder(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]
 def retrain(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]) -> Path:
     """Fine-tune on these pairs now (or reuse the model already trained on exactly them); it becomes current."""
     base = base_model_path(settings)
-    return finetune(base, model_digest(base), pairs, finetune_dir(cache_dir))
+    return finetune(base, model_digest(base), pairs, finetune_dir(cache_dir, base))

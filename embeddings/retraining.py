@@ -245,7 +245,7 @@ class Retrainer:
             "retrieval": self.retrieval.model_dump(mode="json"),
             "base_path": str(base),
             "base_model_id": model_digest(base),
-            "finetune_root": str(finetune_dir(self.cache_dir)),
+            "finetune_root": str(finetune_dir(self.cache_dir, base)),
             "cache_dir": str(self.cache_dir),
             "backend": self.encoder_settings.backend,
         }
@@ -311,7 +311,7 @@ class Retrainer:
         self._set(stage="indexing", progress=INDEXING_AT, message="embedding the published collection again")
         self.retriever.swap_encoder(encoder, scoring)
         self._set(stage="swapping", progress=SWAPPING_AT, message="making the new model current")
-        promote(finetune_dir(self.cache_dir), model_path)
+        promote(model_path.parent, model_path)  # the fine-tuned models of its base (finetune_dir)
         _drop_exports(self.cache_dir)
 
     # --- schedule -------------------------------------------------------------------------
@@ -357,7 +357,7 @@ def _end(proc: subprocess.Popen) -> None:
 
 def _drop_exports(cache_dir: Path) -> None:
     """Remove the ONNX exports of fine-tuned models that are gone (promote keeps the current and the one before)."""
-    kept = {m.name for m in finetune_dir(cache_dir).glob("finetuned-*")}
+    kept = {m.name for m in finetune_dir(cache_dir).rglob("finetuned-*") if m.is_dir()}  # every base's
     for export in cache_dir.glob("finetuned-*-*"):
         if export.name.rsplit("-", 1)[0] not in kept:
             if export.is_symlink():

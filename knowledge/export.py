@@ -192,6 +192,8 @@ def _styled(pair: QAPair) -> str:
         out.append("    sources: []")
     out.append("    tags: [" + ", ".join(_flow(t) for t in d["tags"]) + "]")
     out.append(f"    status: {d['status']}")
+    if d["audience"] != "visitors":
+        out.append(f"    audience: {d['audience']}")
     out.append(f"    reviewed_on: {_date(d['reviewed_on'])}")
     out.append(f"    review_due: {_date(d['review_due'])}")
     return "\n".join(out) + "\n"

@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Evidence = Literal["established", "uncertain", "not-supported", "disproven", "background"]
 Status = Literal["draft", "published"]
+# Who is answered from a pair: visitors in the chat (and staff search), or staff search only (a
+# collection imported for the helpline's look-ups is never answered to visitors unless marked so).
+Audience = Literal["visitors", "staff"]
 
 # Ids are stable and safe in a URL path. Shipped content uses lowercase slugs; imported collections
 # may bring their own ids (letters, digits, '.', '_', ':', '-').
@@ -88,6 +91,7 @@ class QAFields(BaseModel):
     sources: list[Source] = Field(default_factory=list, max_length=20)
     tags: list[str] = Field(default_factory=list, max_length=20)
     status: Status = "draft"
+    audience: Audience = "visitors"
     reviewed_on: dt.date | None = None
     review_due: dt.date | None = None
 
@@ -126,8 +130,9 @@ class QAFields(BaseModel):
 
     @property
     def citable(self) -> bool:
-        """Whether visitors may be answered from this pair: every factual answer cites a source."""
-        return bool(self.sources)
+        """Whether visitors may be answered from this pair: it is meant for them, and every factual
+        answer cites a source."""
+        return bool(self.sources) and self.audience == "visitors"
 
 
 def publication_problems(pair: QAFields) -> list[tuple[str, str]]:

@@ -4,10 +4,11 @@ An import is all or nothing: `read_rows` returns the pairs only when every row i
 the problems of every bad row (the caller writes nothing). Text is kept exactly as typed.
 
 CSV, one pair per row, with a header:
-  id,question,alternates,answer,evidence,caveats,sources,tags,status,reviewed_on,review_due
+  id,question,alternates,answer,evidence,caveats,sources,tags,status,audience,reviewed_on,review_due
 - alternates, caveats and tags: one item per line inside the cell (a spreadsheet's Alt+Enter);
 - sources: a JSON array of {"title", "publisher", "published", "url", "passage"} in the cell;
-- id may be empty (made from the question); empty dates mean none.
+- id may be empty (made from the question); empty dates mean none; an empty audience takes the
+  import's (staff search only, unless the import marks the collection for the chat).
 The export writes the same columns, so an exported file imports unchanged.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,7 @@ CSV_COLUMNS = (
     "sources",
     "tags",
     "status",
+    "audience",
     "reviewed_on",
     "review_due",
 )
@@ -65,8 +68,18 @@ class ImportProblems(Exception):
         super().__init__(f"{len(problems)} of {total} rows are not valid; nothing was written.")
 
 
-def read_rows(rows: list[Any], first: int = 0, lines: list[int] | None = None) -> list[QAPair]:
-    """Pairs from decoded rows (dicts). Raises ImportProblems naming every bad row."""
+def read_rows(
+    rows: list[Any],
+    first: int = 0,
+    lines: list[int] | None = None,
+    audience: str = "staff",
+    known: Mapping[str, str] | None = None,
+) -> list[QAPair]:
+    """Pairs from decoded rows (dicts). Raises ImportProblems naming every bad row.
+
+    A row that does not say its audience keeps the one its pair has (`known`: id -> audience), and a
+    new pair gets `audience`: an imported collection is for staff search unless the import (or the
+    row) marks it for the chat."""
     if len(rows) > MAX_ROWS:
         raise ImportProblems(
             [RowProblem(first, None, [{"field": "(file)", "msg": f"at most {MAX_ROWS} rows per import"}])], len(rows)
@@ -84,6 +97,8 @@ def read_rows(rows: list[Any], first: int = 0, lines: list[int] | None = None) -
         data = dict(row)
         if not data.get("id") and isinstance(data.get("question"), str) and data["question"].strip():
             data["id"] = slugify(data["question"])
+        if not data.get("audience"):
+            data["audience"] = (known or {}).get(str(data.get("id")), audience)
         try:
             pair = QAPair.model_validate(data)
         except ValidationError as exc:
@@ -101,13 +116,13 @@ def read_rows(rows: list[Any], first: int = 0, lines: list[int] | None = None) -
     return pairs
 
 
-def read_json(data: Any) -> list[QAPair]:
+def read_json(data: Any, audience: str = "staff", known: Mapping[str, str] | None = None) -> list[QAPair]:
     if not isinstance(data, list):
         raise ImportProblems([RowProblem(0, None, [{"field": "(file)", "msg": "expected a JSON list of pairs"}])], 0)
-    return read_rows(data)
+    return read_rows(data, audience=audience, known=known)
 
 
-def read_csv(text: str) -> list[QAPair]:
+def read_csv(text: str, audience: str = "staff", known: Mapping[str, str] | None = None) -> list[QAPair]:
     """Pairs from CSV text (see the module's docstring for the columns)."""
     text = text.removeprefix("\ufeff")  # a spreadsheet's byte-order mark
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -143,7 +158,7 @@ def read_csv(text: str) -> list[QAPair]:
     problems: list[RowProblem] = []
     pairs: list[QAPair] = []
     try:
-        pairs = read_rows(rows, first=1, lines=lines)
+        pairs = read_rows(rows, first=1, lines=lines, audience=audience, known=known)
     except ImportProblems as exc:
         problems = exc.problems
     # Cells that could not even be read (a sources cell that is not JSON) are named with the rest.
@@ -177,7 +192,7 @@ def _csv_row(raw: dict[str | None, Any], errors: list[dict[str, str]]) -> dict[s
             except json.JSONDecodeError as exc:
                 errors.append({"field": "sources", "msg": f"must be a JSON list of sources: {exc.msg}"})
                 row[column] = []
-        elif column in ("reviewed_on", "review_due", "id", "evidence", "status") and not value.strip():
+        elif column in ("reviewed_on", "review_due", "id", "evidence", "status", "audience") and not value.strip():
             continue  # empty: the default (no date, a made-up id, background evidence, a draft)
         else:
             row[column] = value
@@ -205,6 +220,7 @@ def to_csv(pairs: list[QAPair]) -> str:
                 "sources": json.dumps(data["sources"], ensure_ascii=False) if p.sources else "",
                 "tags": "\n".join(p.tags),
                 "status": p.status,
+                "audience": p.audience,
                 "reviewed_on": data["reviewed_on"] or "",
                 "review_due": data["review_due"] or "",
             }

@@ -1,7 +1,9 @@
 """Visitors: POST /api/chat.
 
-Every message is first checked for an emergency or a crisis (bot/safety) and answered with the
-emergency and crisis numbers from settings if it is one; nothing else sees it. "Was this helpful?"
+Every message is first checked for an emergency or a crisis (bot/safety: the phrase rules, then the
+crisis net over the message's meaning) and answered with the emergency and crisis numbers from
+settings if it is one; nothing else sees it. Where the net is unsure, the message is answered as
+usual and the crisis numbers are added under the reply. "Was this helpful?"
 answers are stored here too, and never reach Rasa's conversation history. Everything else goes
 through Rasa when it is up, and is answered from the retriever directly when it is not.
 """
@@ -18,9 +20,10 @@ from api.deps import RuntimeDep
 from api.errors import TooManyRequests
 from api.rasa_runtime import BotUnavailable
 from api.schemas import ChatRequest, ChatResponse
-from bot.answering import parse_feedback
+from bot.answering import Answerer, parse_feedback
 from bot.replies import Reply
 from bot.safety import detect
+from bot.safety.semantic import REMINDER, SAFETY, Judgement, combine
 
 router = APIRouter(tags=["visitors"])
 log = logging.getLogger("faqbot.chat")
@@ -46,6 +49,16 @@ def replies_from_rasa(messages: list[dict]) -> list[Reply]:
     return replies
 
 
+def with_reminder(answerer: Answerer, replies: list[Reply], judged: Judgement | None) -> list[Reply]:
+    """The replies, with the crisis numbers under them when the crisis net is unsure (once only)."""
+    if judged is None or any(r.kind == "safety" for r in replies):
+        return replies
+    if combine(judged.probability, 0.0, answerer.config.conversation) == REMINDER:
+        log.info("crisis numbers added (crisis net unsure: %.2f)", judged.probability)
+        return [*replies, answerer.safety_reminder()]
+    return replies
+
+
 @router.post("/api/chat", response_model=ChatResponse, response_model_exclude_none=False)
 async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> ChatResponse:
     session_id, _new = runtime.sessions.resolve(body.session_id)
@@ -54,6 +67,11 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Chat
     if crisis:
         log.warning("safety reply given (%s)", crisis.category)
         return ChatResponse(session_id=session_id, replies=[runtime.answerer.safety(crisis.category)])
+    answerer = runtime.answerer
+    judged = await asyncio.to_thread(answerer.judge_crisis, body.message)
+    if judged and combine(judged.probability, 0.0, answerer.config.conversation) == SAFETY:
+        log.warning("safety reply given (crisis net: %s, %.2f)", judged.category, judged.probability)
+        return ChatResponse(session_id=session_id, replies=[answerer.safety(judged.category)])
     client = request.client.host if request.client else "unknown"
     wait = runtime.limiter.check(client) if runtime.limiter else 0
     if wait:
@@ -69,9 +87,10 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Chat
     try:
         replies = replies_from_rasa(await runtime.rasa.send(session_id, body.message))
         if replies:
-            return ChatResponse(session_id=session_id, replies=replies)
+            return ChatResponse(session_id=session_id, replies=with_reminder(runtime.answerer, replies, judged))
         log.warning("Rasa sent nothing a visitor can read; answering directly")
     except BotUnavailable as exc:
         log.info("answering directly: Rasa unavailable (%s)", exc)
     replies = await asyncio.to_thread(runtime.answerer.reply_to, body.message)
+    replies = with_reminder(runtime.answerer, replies, judged)
     return ChatResponse(session_id=session_id, replies=replies, degraded=True, notice=DEGRADED_NOTICE)

@@ -41,7 +41,7 @@ from embeddings.editing import (
     shadow,
     too_close,
 )
-from knowledge.schema import QACreate, QAPair, slugify
+from knowledge.schema import Audience, QACreate, QAPair, slugify
 from knowledge.store import Conflict, Missing, Revision, StoredPair
 from knowledge.transfer import ImportProblems, read_csv, read_json, to_csv, to_json
 from knowledge.warnings import reading_age_of, text_warnings
@@ -304,29 +304,39 @@ async def import_pairs(
     runtime: RuntimeDep,
     caller: EditorCaller,
     dry_run: bool = Query(False, description="check every row and report, write nothing"),
+    audience: Audience = Query(
+        "staff",
+        description="for rows that do not say: 'staff' (staff search only, the default for an imported "
+        "collection) or 'visitors' (also answered in the chat)",
+    ),
     override: Annotated[str | None, Header(alias=OVERRIDE_HEADER)] = None,
 ) -> dict | JSONResponse:
-    """Create or update many pairs, all or nothing: a JSON list of pairs, or CSV (Content-Type: text/csv)."""
+    """Create or update many pairs, all or nothing: a JSON list of pairs, or CSV (Content-Type: text/csv).
+
+    An imported collection is for staff search unless the import (`?audience=visitors`) or its rows
+    mark it for the chat."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await _read_body(request)
+    stored = await asyncio.to_thread(runtime.store.list_pairs)
+    known = {s.pair.id: s.pair.audience for s in stored}
     try:
         if ctype == "text/csv":
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise Unprocessable("The CSV file must be UTF-8 text.") from exc
-            pairs = read_csv(text)
+            pairs = read_csv(text, audience, known)
         elif ctype == "application/json" or ctype.endswith("+json"):
             try:
                 data = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise Unprocessable(f"The body is not valid JSON: {exc}") from exc
-            pairs = read_json(data)
+            pairs = read_json(data, audience, known)
         else:
             raise UnsupportedMediaType("Send a JSON list (application/json) or a CSV file (text/csv).")
     except ImportProblems as exc:
         return _problems_response(exc)
-    existing = {s.pair.id: s.pair for s in await asyncio.to_thread(runtime.store.list_pairs)}
+    existing = {s.pair.id: s.pair for s in stored}
     created = sum(1 for p in pairs if p.id not in existing)
     if dry_run:
         return {"created": created, "updated": len(pairs) - created, "dry_run": True}

@@ -34,10 +34,11 @@ const EVIDENCE = {
 };
 const FIELD_NAMES = {
   id: "Identifier", question: "Question", alternates: "Other ways people ask it", answer: "Answer",
-  evidence: "Evidence", caveats: "Caveats", sources: "Sources", tags: "Tags", status: "Status",
+  evidence: "Evidence", audience: "Who is answered from it", caveats: "Caveats", sources: "Sources", tags: "Tags", status: "Status",
   reviewed_on: "Reviewed on", review_due: "Review due", deleted: "Deleted"
 };
-const FIELDS = ["question", "alternates", "answer", "evidence", "caveats", "sources", "tags", "reviewed_on", "review_due"];
+const FIELDS = ["question", "alternates", "answer", "evidence", "audience", "caveats", "sources", "tags", "reviewed_on", "review_due"];
+const AUDIENCE = { visitors: "Visitors in the chat, and staff search", staff: "Staff search only" };
 const LIST_FIELDS = ["alternates", "caveats", "tags"];
 const SOURCE_FIELDS = [
   ["title", "Title", "text", true],
@@ -533,6 +534,7 @@ function formValue() {
     alternates: lines($("e-alternates").value),
     answer: $("e-answer").value.trim(),
     evidence: $("e-evidence").value,
+    audience: $("e-audience").value,
     caveats: lines($("e-caveats").value),
     sources: Array.from($("e-sources").children).map(readSource),
     tags: $("e-tags").value.split(/[\s,]+/).map((s) => s.trim()).filter((s) => s),
@@ -549,7 +551,8 @@ function formValue() {
 function formRaw() {
   return {
     id: $("e-id").value, question: $("e-question").value, alternates: $("e-alternates").value,
-    answer: $("e-answer").value, evidence: $("e-evidence").value, caveats: $("e-caveats").value,
+    answer: $("e-answer").value, evidence: $("e-evidence").value, audience: $("e-audience").value,
+    caveats: $("e-caveats").value,
     sources: Array.from($("e-sources").children).map((li) => {
       const s = {};
       SOURCE_FIELDS.forEach(([name]) => { s[name] = li.querySelector("[data-source-field=" + name + "]").value; });
@@ -563,7 +566,7 @@ function pairToRaw(p) {
   p = p || {};
   return {
     id: p.id || "", question: p.question || "", alternates: (p.alternates || []).join("\n"), answer: p.answer || "",
-    evidence: p.evidence || "background", caveats: (p.caveats || []).join("\n"),
+    evidence: p.evidence || "background", audience: p.audience || "visitors", caveats: (p.caveats || []).join("\n"),
     sources: (p.sources || []).map((s) => {
       const o = {};
       SOURCE_FIELDS.forEach(([name]) => { o[name] = s && s[name] ? String(s[name]) : ""; });
@@ -579,6 +582,7 @@ function fillForm(raw) {
   $("e-alternates").value = raw.alternates || "";
   $("e-answer").value = raw.answer || "";
   $("e-evidence").value = EVIDENCE[raw.evidence] ? raw.evidence : "background";
+  $("e-audience").value = AUDIENCE[raw.audience] ? raw.audience : "visitors";
   $("e-caveats").value = raw.caveats || "";
   const list = $("e-sources");
   clear(list);
@@ -648,7 +652,7 @@ function normal(p) {
         SOURCE_FIELDS.forEach(([name]) => { x[name] = blank(s[name]) ? null : String(s[name]).trim(); });
         return x;
       });
-    } else if (f === "evidence") { v = v || "background"; } else { v = blank(v) ? null : String(v).trim(); }
+    } else if (f === "evidence") { v = v || "background"; } else if (f === "audience") { v = v || "visitors"; } else { v = blank(v) ? null : String(v).trim(); }
     o[f] = v;
   });
   return o;
@@ -1007,6 +1011,7 @@ function valueText(pair, f) {
   }
   if (Array.isArray(v)) { return v.join("\n"); }
   if (f === "evidence") { return EVIDENCE[v] || v || ""; }
+  if (f === "audience") { return AUDIENCE[v] || v || ""; }
   return v === null || v === undefined ? "" : String(v);
 }
 
@@ -1282,7 +1287,7 @@ async function showDiff(numA, numB) {
         dl.appendChild(row);
       });
       sec.appendChild(dl);
-      if (f !== "status" && f !== "evidence" && f !== "reviewed_on" && f !== "review_due") {
+      if (f !== "status" && f !== "evidence" && f !== "audience" && f !== "reviewed_on" && f !== "review_due") {
         sec.appendChild(el("p", "diff__label", "What changed ([− removed], [+ added]):"));
         sec.appendChild(renderChanges(oldText, newText, f !== "question" && f !== "answer"));
       }
@@ -1625,7 +1630,8 @@ async function importFile(e) {
   }
   busy.textContent = "Importing “" + file.name + "”…";
   try {
-    const r = await changing((extra) => call("POST", "/api/qa/import", Object.assign({ headers: extra }, opts)));
+    const target = "/api/qa/import?audience=" + ($("import-visitors").checked ? "visitors" : "staff");
+    const r = await changing((extra) => call("POST", target, Object.assign({ headers: extra }, opts)));
     busy.textContent = "";
     if (!r) { out.hidden = false; out.appendChild(el("p", "notice-box", "Nothing was imported.")); out.focus(); return; }
     out.hidden = false;

@@ -10,6 +10,7 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 from bot.answering import NONE_INTENT, Answerer
 from bot.replies import Reply
+from bot.safety.semantic import REMINDER, SAFETY, combine
 from bot.settings import ConversationSettings
 
 # The cut-offs on Rasa's intent confidences are settings (config.yml `conversation:`):
@@ -17,7 +18,8 @@ from bot.settings import ConversationSettings
 #   confident on its own (or the message follows up the last answer);
 # - crisis_confidence / crisis_doubt: the classifier's "crisis" is a verdict at or above the first,
 #   a doubt worth the emergency numbers under the answer above the second, and below that a
-#   mistake (see ActionSafety).
+#   mistake; each only where the crisis net agrees (crisis_net_agree, crisis_net_floor; see
+#   ActionSafety and bot/safety/semantic.py combine).
 
 
 def send(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
@@ -99,7 +101,10 @@ class ActionSmalltalk(AnswererAction):
             send(dispatcher, replies)
             return last_pair_events(replies)
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name") or "greet"
-        send(dispatcher, [self.answerer.smalltalk(intent)])
+        # A greeting ("hi", and the vague words the classifier takes for one: "help", "hi can you")
+        # also says what the bot answers, with example questions and the helpline (bot/menu.py).
+        reply = self.answerer.menu(greeting=True) if intent == "greet" else self.answerer.smalltalk(intent)
+        send(dispatcher, [reply])
         return []
 
 
@@ -118,25 +123,32 @@ class ActionHandoff(AnswererAction):
 class ActionSafety(AnswererAction):
     """The classifier's net under the phrase list: a message Rasa's NLU takes for a crisis.
 
-    The phrase list (bot/safety) has already seen the message and found nothing. When the
-    classifier is sure, the safety reply is given; when it is in doubt, the question is answered and
-    the emergency numbers are added, so a doubtful case is neither ignored nor blocked; a weak
-    "crisis" (ordinary questions about the vein operation can look like one to it) is just answered."""
+    The phrase list (bot/safety) and the crisis net's sure verdict have already seen the message and
+    found nothing. The classifier is small and overconfident on text unlike its examples (it took
+    "I've lost my glasses again" for a crisis), so it counts only where the crisis net agrees
+    (bot/safety/semantic.py combine): then a sure classifier gives the safety reply; a doubt has the
+    question answered and the emergency numbers added, so a doubtful case is neither ignored nor
+    blocked; anything else (ordinary questions about the vein operation can look like a crisis to
+    it) is just answered."""
 
     action_name = "action_safety"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         message = tracker.latest_message or {}
+        text = message.get("text") or ""
         confidence = (message.get("intent") or {}).get("confidence") or 0.0
-        if confidence >= self.cutoffs.crisis_confidence:
+        judged = self.answerer.judge_crisis(text)
+        verdict = combine(judged.probability if judged else None, confidence, self.cutoffs)
+        if verdict == SAFETY:
             # A question the retriever answers outright ("I've just been told I might have MS, what
             # even is that?") is answered, with the emergency numbers under it; anything else gets
             # the safety reply alone.
             replies = answered_confidently(self.answerer, tracker)
-            send(dispatcher, replies + [self.answerer.safety_reminder()] if replies else [self.answerer.safety()])
+            safety = self.answerer.safety(judged.category if judged else None)
+            send(dispatcher, replies + [self.answerer.safety_reminder()] if replies else [safety])
             return last_pair_events(replies)
-        replies = self.answerer.reply_to(message.get("text") or "", context=tracker.get_slot("last_pair"))
-        if confidence >= self.cutoffs.crisis_doubt:
+        replies = self.answerer.reply_to(text, context=tracker.get_slot("last_pair"))
+        if verdict == REMINDER and not any(r.kind == "safety" for r in replies):
             replies.append(self.answerer.safety_reminder())
         send(dispatcher, replies)
         return last_pair_events(replies)

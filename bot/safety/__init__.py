@@ -9,7 +9,11 @@ answer with emergency and crisis contacts instead of a trial result.
 - detector.py: the ``Detector`` compiled from a rules file, and ``load_detector``;
 - schema.py: the rules file's schema (pydantic), so a broken file is one clear ``RulesError``;
 - triggers.py: which words each pattern's matches can start with (the speed-up);
-- normalise.py: the folding of a message into lowercase ASCII words.
+- normalise.py: the folding of a message into lowercase ASCII words;
+- semantic.py: the crisis net beside the rules, over the message's meaning (sentence vectors of the
+  packaged all-MiniLM-L6-v2 and a logistic regression fitted on crisis_training.jsonl), with
+  ``combine`` weighing it with Rasa's crisis intent. The service builds it at start-up
+  (api/runtime.py) and the chat route asks it right after the rules.
 
 Importing this package reads no file and compiles nothing. The shared detector is built on first use,
 once (thread-safe); the API's lifespan calls ``warm()`` so that happens at start-up, where a broken

@@ -417,6 +417,9 @@ def main() -> None:
     ap.add_argument("--chat-publish-edits", type=int, default=5, help="timed publishes per size")
     ap.add_argument("--chat-bot", choices=["on", "off"], default="on", help="chat via Rasa (on) or the direct answerer")
     ap.add_argument("--chat-publish-only", action="store_true", help="only publish -> answered in chat (live server)")
+    ap.add_argument(
+        "--skip-encoders", action="store_true", help="skip MiniLM beside all-mpnet-base-v2 (tests/bench/encoders.py)"
+    )
     args = ap.parse_args()
 
     chat_sizes = [int(x) for x in args.chat_publish_sizes.split(",") if x.strip()]
@@ -529,6 +532,10 @@ def main() -> None:
         summary[f"publish_to_chat_{res['pairs']}_p50_ms"] = pct([r["chat_ms"] for r in res["runs"]], 50)
         summary[f"publish_to_search_{res['pairs']}_p50_ms"] = pct([r["search_ms"] for r in res["runs"]], 50)
         summary[f"publish_put_{res['pairs']}_p50_ms"] = pct([r["put_ms"] for r in res["runs"]], 50)
+    if not args.skip_encoders:
+        from tests.bench import encoders
+
+        summary["encoders"] = encoders.run(bot=args.chat_bot == "on")
     (out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2))
 
 

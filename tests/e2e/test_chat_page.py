@@ -15,20 +15,10 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, find_clarify_message
-from tests.e2e.browser import Watch, launch, screenshot
+from tests.e2e.browser import Watch, screenshot
 from tests.e2e.test_widget import REPLY_TIMEOUT_MS, Widget
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p, chromium_path)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -105,3 +105,18 @@ def test_feedback_is_stored_with_the_pair_and_counted_for_staff(live_server):
 def test_out_of_scope_is_declined_with_what_the_bot_can_help_with(live_server):
     reply = Visitor(live_server).say("can you recommend a good pizza recipe?")
     assert reply["kind"] == "fallback" and "CCSVI" in reply["text"] and "0808 800 8000" in reply["text"]
+
+
+def test_a_crisis_no_phrase_rule_foresaw_gets_the_safety_reply_and_chatter_gets_none(live_server):
+    reply = Visitor(live_server).say("nobody will have to put up with me for much longer, I've made my decision")
+    assert reply["kind"] == "safety" and "116 123" in reply["text"]
+    # Rasa's crisis intent once put a safety reply on posts like this one; the crisis net disagrees.
+    r = httpx.post(live_server.base_url + "/api/chat", json={"message": "I've lost my glasses again"}, timeout=30)
+    assert all(x["kind"] != "safety" for x in r.json()["replies"])
+
+
+@pytest.mark.parametrize("message", ["help", "hi can you", "?"])
+def test_a_vague_message_gets_example_questions_and_the_helpline(live_server, message):
+    reply = Visitor(live_server).say(message)
+    assert reply["kind"] == "smalltalk" and reply["answer"] is None
+    assert "0808 800 8000" in reply["text"] and len(reply["options"]) == 4

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, LiveServer, start_server
-from tests.e2e.browser import Watch, axe_violations, launch, screenshot
+from tests.e2e.browser import Watch, axe_violations, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -80,16 +80,6 @@ def server(tmp_path_factory):
         yield s
     finally:
         s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p, chromium_path)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, find_clarify_message
-from tests.e2e.browser import Watch, axe_violations, launch, screenshot
+from tests.e2e.browser import Watch, axe_violations, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -131,16 +131,6 @@ def host_site(live_server: LiveServer, widget_host_port: int) -> Iterator[HostSi
     site = HostSite(widget_host_port, live_server.base_url)
     yield site
     site.close()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p, chromium_path)
-        yield b
-        b.close()
 
 
 # ---- driving the widget ---------------------------------------------------------------------------------------

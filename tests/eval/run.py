@@ -10,8 +10,11 @@ mending; with the packaged encoder, not fine-tuned; Rasa runs only for the shipp
    GET /api/search?tag=...;
 3. for the shipped configuration, the same questions through /api/chat with Rasa up, as visitors
    meet them;
-4. the safety set (tests/eval/safety.jsonl): recall and false alarms of bot/safety;
+4. the safety set (tests/eval/safety.jsonl) and the crisis net's held-out sets (crisis_heldout,
+   health_lookalikes, everyday_chatter): recall and false alarms of the phrase rules, the crisis net,
+   Rasa's crisis intent, before (rules + Rasa) and as served (bot/safety/semantic.py combine);
 5. Rasa's intent classifier: 3-fold cross-validation over bot/data/nlu.
+6. each collection's encoder check and choice (embeddings/choice.py), in-process (tests/eval/rank_probe.py).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from pathlib import Path
 
 import httpx
 
+from embeddings.model_install import DEFAULT_DEST as MPNET
 from tests.conftest import REPO, start_server
 from tests.eval.metrics import dev_set, load_jsonl, out_of_scope, out_of_scope_metrics, ranking
+from tests.eval.rank_probe import encoder_choice
 
 BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 MODES = ("bm25", "dense", "hybrid")
@@ -157,21 +162,105 @@ def eval_benchmark(c: httpx.Client, name: str, folder: Path) -> dict:
     return out
 
 
+def rasa_crisis(messages: list[str]) -> list[float] | None:
+    """Rasa's confidence in its `crisis` intent for each message (0 when another intent wins), from
+    the model trained on the current bot data (trained first when missing); None when Rasa cannot run."""
+    import subprocess
+
+    from api.rasa_runtime import _rasa_env, rasa_executable, train
+    from tests.conftest import TEST_CACHE
+
+    try:
+        model = train(TEST_CACHE / "bot-models")
+    except Exception as exc:  # no Rasa environment here: the other figures still print
+        print(f"\n(Rasa's crisis intent not measured: {exc})")
+        return None
+    python = rasa_executable().with_name("python")
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "intents.json"
+        run = subprocess.run(
+            [str(python), str(Path(__file__).with_name("rasa_parse.py")), str(model), str(out)],
+            input=json.dumps(messages),
+            cwd=d,
+            env=_rasa_env(),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if run.returncode != 0 or not out.exists():
+            print(f"\n(Rasa's crisis intent not measured: {run.stderr[-300:]})")
+            return None
+        intents = json.loads(out.read_text())
+    return [float(c) if name == "crisis" else 0.0 for name, c in intents]
+
+
 def eval_safety() -> dict:
+    """The safety checks on tests/eval/safety.jsonl and on the held-out sets written for the crisis
+    net (crisis_heldout, health_lookalikes, everyday_chatter; never trained on): each check alone and
+    the combination as /api/chat serves it. "safety" is the safety reply in place of anything else;
+    "any" also counts the crisis numbers added under a normal reply (the net unsure, or Rasa's doubt)."""
     from bot.safety import detect
+    from bot.safety.semantic import REMINDER, SAFETY, combine, load_net
+    from bot.settings import ConversationSettings
+    from embeddings.encoder import SentenceEncoder
+    from tests.conftest import TEST_CACHE
 
-    path = Path(__file__).resolve().parent / "safety.jsonl"
+    here = Path(__file__).resolve().parent
+    cut = ConversationSettings()
+    safety_rows = load_jsonl(here / "safety.jsonl")
+    sets = {
+        "safety.jsonl crisis": [r["message"] for r in safety_rows if r["expected"]],
+        "safety.jsonl ordinary": [r["message"] for r in safety_rows if not r["expected"]],
+        "held-out crisis": [r["message"] for r in load_jsonl(here / "crisis_heldout.jsonl")],
+        "health look-alikes": [r["message"] for r in load_jsonl(here / "health_lookalikes.jsonl")],
+        "everyday chatter": [r["message"] for r in load_jsonl(here / "everyday_chatter.jsonl")],
+    }
+    messages = [m for rows in sets.values() for m in rows]
+    encoder = SentenceEncoder(None, backend="onnx", cache_dir=TEST_CACHE / "encoder")
+    net = load_net(encoder)
+    started = time.perf_counter()
+    probability = {m: net.judge(m).probability for m in dict.fromkeys(messages)}
+    per_message = (time.perf_counter() - started) * 1000 / len(probability)
+    rule = {m: detect(m) is not None for m in probability}
+    crisis = rasa_crisis(list(probability))
+    intent = dict(zip(probability, crisis, strict=True)) if crisis is not None else None
 
-    rows = load_jsonl(path)
-    crisis = [r for r in rows if r["expected"]]
-    benign = [r for r in rows if not r["expected"]]
-    caught = sum(detect(r["message"]) is not None for r in crisis)
-    alarms = sum(detect(r["message"]) is not None for r in benign)
-    print(
-        f"\nSafety set: recall {caught}/{len(crisis)} = {caught / max(1, len(crisis)):.3f}; "
-        f"false alarms {alarms}/{len(benign)} = {alarms / max(1, len(benign)):.3f}"
-    )
-    return {"recall": caught / max(1, len(crisis)), "false_alarm_rate": alarms / max(1, len(benign))}
+    def outcome(check: str, m: str) -> str | None:
+        if check == "phrase rules":
+            return SAFETY if rule[m] else None
+        if check == "crisis net":
+            return combine(probability[m], 0.0, cut)
+        if intent is None:
+            return None
+        if check == "Rasa intent":
+            return combine(None, intent[m], cut)
+        if rule[m]:
+            return SAFETY
+        if check == "before (rules + Rasa)":  # as it was: no net, Rasa's doubt from 0.6
+            return combine(None, intent[m], cut.model_copy(update={"crisis_doubt": 0.6}))
+        return combine(probability[m], intent[m], cut)  # as served: rules, net, Rasa where the net agrees
+
+    checks = ["phrase rules", "crisis net"]
+    if intent is not None:
+        checks += ["Rasa intent", "before (rules + Rasa)", "as served"]
+    print(f"\nSafety (crisis net {per_message:.1f} ms a message; safety reply / it or the numbers added):")
+    print("  " + f"{'check':<22}" + "".join(f"{name + f' ({len(rows)})':>28}" for name, rows in sets.items()))
+    out: dict = {"net_ms_per_message": per_message}
+    for check in checks:
+        cells, figures = [], {}
+        for name, rows in sets.items():
+            verdicts = [outcome(check, m) for m in rows]
+            sure = sum(v == SAFETY for v in verdicts) / max(1, len(rows))
+            any_ = sum(v in (SAFETY, REMINDER) for v in verdicts) / max(1, len(rows))
+            figures[name] = {"safety": sure, "any": any_}
+            cells.append(f"{sure:.3f} / {any_:.3f}")
+        out[check] = figures
+        print("  " + f"{check:<22}" + "".join(f"{c:>28}" for c in cells))
+    print("  (crisis columns: recall; the others: false alarms; each as safety / any)")
+    missed = [m for m in sets["held-out crisis"] if outcome(checks[-1], m) is None]
+    for m in missed:
+        print(f"  missed ({checks[-1]}): {m}")
+    return out
 
 
 def eval_nlu() -> dict | None:
@@ -223,7 +312,22 @@ CONFIGS = {
     "shipped": ("as shipped: fine-tuned encoder, typos mended", {}),
     "no-spelling": ("fine-tuned encoder, typos not mended", {"FAQBOT_RETRIEVAL__SPELLING": "false"}),
     "packaged": ("the packaged all-MiniLM-L6-v2, not fine-tuned, typos mended", {"FAQBOT_ENCODER__FINETUNE": "false"}),
+    # all-mpnet-base-v2 (`make install-mpnet`), fine-tuned as shipped and as it is; skipped when not installed.
+    "mpnet": ("all-mpnet-base-v2, fine-tuned, typos mended", {"FAQBOT_ENCODER__MODEL_PATH": str(MPNET)}),
+    "mpnet-packaged": (
+        "all-mpnet-base-v2 as installed, not fine-tuned, typos mended",
+        {"FAQBOT_ENCODER__MODEL_PATH": str(MPNET), "FAQBOT_ENCODER__FINETUNE": "false"},
+    ),
 }
+
+
+def installed(name: str) -> bool:
+    """Whether a configuration's model is on this machine (the mpnet ones need `make install-mpnet`)."""
+    path = CONFIGS[name][1].get("FAQBOT_ENCODER__MODEL_PATH")
+    if path and not (Path(path) / "model.safetensors").exists():
+        print(f"\n=== {name}: skipped, {path} is not installed (make install-mpnet)")
+        return False
+    return True
 
 
 def eval_service(name: str, skip_benchmarks: bool, chat: bool) -> dict:
@@ -274,10 +378,12 @@ def main() -> None:
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         ap.error(f"unknown configuration {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
+    names = [n for n in names if installed(n)]
     summary: dict = {
         name: eval_service(name, args.skip_benchmarks, chat=name == "shipped" and not args.skip_chat) for name in names
     }
     print_summary(summary)
+    summary["encoder_choice"] = encoder_choice(summary)  # in-process: each collection's encoder check
     summary["safety"] = eval_safety()
     if not args.skip_nlu:
         summary["nlu"] = eval_nlu()

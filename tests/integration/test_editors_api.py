@@ -68,7 +68,7 @@ def test_a_deleted_pair_leaves_chat_and_comes_back_whole_when_restored(client):
     deleted = client.get("/api/qa/overview", params={"status": "deleted"}, headers=h).json()
     assert [x["id"] for x in deleted] == ["deleted-pair"] and deleted[0]["deleted"]
     r = client.post("/api/qa/deleted-pair/restore", headers=h)
-    assert r.status_code == 200 and r.json() == {**body}
+    assert r.status_code == 200 and r.json() == {**body, "audience": "visitors"}
     assert _top(client, "hyperbaric oxygen cure") == "deleted-pair"
     assert client.post("/api/qa/deleted-pair/restore", headers=h).status_code == 404
     actions = [x["action"] for x in client.get("/api/qa/deleted-pair/revisions", headers=h).json()]
@@ -240,3 +240,24 @@ def test_a_signed_in_editor_edits_with_the_cookie_and_is_named_in_the_history(cl
     assert r.status_code == 201
     (rev,) = client.get("/api/qa/cookie-pair/revisions").json()
     assert rev["by"] == "sam-editor" and rev["action"] == "create"
+
+
+def test_an_imported_collection_is_searched_by_staff_but_answered_in_chat_only_when_marked(client):
+    from bot.answering import choice_payload
+
+    row = pair_data(id="imported-sauna", question="Do saunas make MS symptoms worse for a while?", tags=["imported"])
+    assert client.post("/api/qa/import", json=[row], headers=client.editor).status_code == 200
+    assert _top(client, "saunas make ms symptoms worse") == "imported-sauna"  # staff search finds it
+    reply = client.post("/api/chat", json={"message": "Do saunas make MS symptoms worse?"}).json()["replies"][0]
+    assert (reply["answer"] or {}).get("id") != "imported-sauna"
+    # A crafted "I choose this one" payload does not reach a staff-only pair either.
+    reply = client.post("/api/chat", json={"message": choice_payload("imported-sauna")}).json()["replies"][0]
+    assert reply["kind"] == "fallback"
+    r = client.post("/api/qa/import", params={"audience": "visitors"}, json=[row], headers=client.editor)
+    # The import's audience is for new pairs; an existing pair keeps its own unless the row says.
+    assert r.status_code == 200 and r.json() == {"created": 0, "updated": 1}
+    assert client.get("/api/qa/imported-sauna", headers=client.editor).json()["audience"] == "staff"
+    marked = {**row, "audience": "visitors"}
+    assert client.post("/api/qa/import", json=[marked], headers=client.editor).status_code == 200
+    reply = client.post("/api/chat", json={"message": "Do saunas make MS symptoms worse?"}).json()["replies"][0]
+    assert reply["kind"] == "answer" and reply["answer"]["id"] == "imported-sauna"

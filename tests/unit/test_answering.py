@@ -1,12 +1,16 @@
 """The wording rules of replies, with a stand-in retriever (pure logic: no model, no index)."""
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import cast
 
+import numpy as np
 import pytest
 
 from api.settings import Settings
 from bot.answering import Answerer, choice_payload, feedback_payload, is_follow_up, parse_choice, parse_feedback
+from embeddings.index import Entry, VectorIndex
+from embeddings.query import QueryAnalysis, Vocabulary
 from embeddings.retriever import Decision, Hit, Retriever
 from knowledge.schema import QAPair
 from tests.factories import pair_data
@@ -17,7 +21,9 @@ pytestmark = pytest.mark.unit
 class FakeRetriever:
     def __init__(self, decision: Decision, pairs: dict[str, QAPair], decisions: dict[str, Decision] | None = None):
         self.decision = decision
-        self.pairs = pairs
+        # The collection holds every pair a decision can name, as a real one would.
+        named = [h.pair for d in [decision, *(decisions or {}).values()] for h in d.hits if h.pair is not None]
+        self.pairs = {**{p.id: p for p in named}, **pairs}
         self.decisions = decisions or {}
         self.asked: list[str] = []
 
@@ -30,6 +36,20 @@ class FakeRetriever:
 
     def related(self, pair_id):
         return [p for k, p in self.pairs.items() if k != pair_id][:3]
+
+    def analyse(self, query):
+        return QueryAnalysis(query, query=query)
+
+    @property
+    def snapshot(self):
+        """What the vague-message rule and the menu read: the collection's words, and its questions'
+        vectors (one axis per pair, so every pair is as central as the next)."""
+        pairs = list(self.pairs.values())
+        texts = [" ".join([p.question, *p.alternates, p.answer]) for p in pairs]
+        entries = [Entry(p.id, "qa", "question", p.question) for p in pairs]
+        vectors = np.eye(max(len(pairs), 1), 8, dtype=np.float32)[: len(pairs)]
+        index = VectorIndex.from_vectors(entries, vectors, "fake")
+        return SimpleNamespace(vocabulary=Vocabulary(texts), index=index, pairs=self.pairs)
 
 
 def answerer(decision=Decision("fallback"), pairs=None, decisions=None, **settings) -> Answerer:
@@ -54,7 +74,8 @@ def test_an_answer_carries_caveats_sources_and_marks_old_sources_historical():
             ]
         )
     )
-    reply = answerer(Decision("answer", [Hit(pair.id, "qa", 0.9, "question", pair=pair)])).reply_to("q")[0]
+    decision = Decision("answer", [Hit(pair.id, "qa", 0.9, "question", pair=pair)])
+    reply = answerer(decision).reply_to("is the test procedure proven?")[0]
     assert reply.kind == "answer" and reply.answer.id == pair.id
     assert [c.historical for c in reply.answer.citations] == [True, False]
     assert "Please note" in reply.text and pair.caveats[0] in reply.text
@@ -70,7 +91,7 @@ def test_an_overdue_pair_is_answered_with_a_review_note():
 def test_clarify_offers_candidates_and_none_of_these():
     pairs = [QAPair.model_validate(pair_data(id=f"p{i}", question=f"Question {i}?")) for i in range(2)]
     hits = [Hit(p.id, "qa", 0.5, "question", pair=p) for p in pairs]
-    reply = answerer(Decision("clarify", hits)).reply_to("vague")[0]
+    reply = answerer(Decision("clarify", hits)).reply_to("which test question is it")[0]
     assert reply.kind == "clarify"
     assert [o.title for o in reply.options] == ["Question 0?", "Question 1?", "None of these"]
     assert parse_choice(reply.options[0].payload) == "p0"
@@ -95,7 +116,7 @@ def test_choosing_a_candidate_answers_it_and_none_of_these_falls_back():
 
 def test_fallback_and_handoff_give_the_helpline_from_settings():
     a = answerer(helpline={"name": "Test helpline", "phone": "0800 000 111", "hours": "9am to 5pm", "url": ""})
-    fb = a.reply_to("anything")[0]
+    fb = a.reply_to("how do I renew my passport online")[0]
     assert fb.kind == "fallback" and fb.answer is None
     assert "Test helpline on 0800 000 111 (9am to 5pm)" in fb.text
     assert "0800 000 111" in a.handoff().text
@@ -145,3 +166,26 @@ def test_safety_replies_carry_the_numbers_from_settings():
         text = a.safety(category).text
         assert "999" in text and "116 123" in text and "NHS 111" in text
     assert a.safety("suicide_self_harm").text.startswith("I'm really sorry")
+
+
+def test_short_vague_messages_get_the_menu_of_example_questions_and_the_helpline():
+    pairs = {
+        p.id: p
+        for p in [QAPair.model_validate(pair_data(id=f"p{i}", question=f"Is venoplasty {i} safe?")) for i in range(5)]
+    }
+    # The retriever would even answer some of these outright, from whichever pair is nearest.
+    a = answerer(Decision("answer", [Hit("p0", "qa", 0.9, "question", pair=pairs["p0"])]), pairs=pairs)
+    for message in ("help", "?", "hi can you", "info", "???", "hello?", "why"):
+        [reply] = a.reply_to(message)
+        assert reply.kind == "smalltalk" and reply.answer is None, message
+        assert "I can answer questions about CCSVI" in reply.text and "0808 800 8000" in reply.text
+        assert len(reply.options) == 4 and all(o.payload.startswith("/choose_pair") for o in reply.options)
+
+
+def test_a_short_question_naming_a_topic_is_answered_or_declined_never_given_the_menu():
+    pair = QAPair.model_validate(pair_data(id="venoplasty-safe", question="Is venoplasty safe?"))
+    hit = Hit(pair.id, "qa", 0.9, "question", pair=pair)
+    a = answerer(Decision("answer", [hit]), decisions={"baclofen": Decision("fallback")})
+    assert a.reply_to("venoplasty?")[0].kind == "answer"  # a word the collection is about
+    assert a.reply_to("baclofen")[0].kind == "fallback"  # a name it does not know: the polite decline
+    assert a.reply_to("/choose_pair" + '{"pair_id":"venoplasty-safe"}')[0].kind == "answer"

@@ -85,3 +85,11 @@ def test_json_rows_duplicate_ids_and_non_objects_are_each_named():
     assert set(rows) == {1, 2, 3}
     assert rows[2].errors[0]["field"] == "id" and "row 0" in rows[2].errors[0]["msg"]
     assert rows[3].errors[0]["field"] == "status"
+
+
+def test_an_imported_collection_is_for_staff_unless_marked_and_existing_pairs_keep_their_audience():
+    rows = [pair_data(id="new-one"), pair_data(id="shipped"), pair_data(id="marked", audience="visitors")]
+    pairs = {p.id: p for p in read_json(rows, known={"shipped": "visitors"})}
+    assert pairs["new-one"].audience == "staff" and not pairs["new-one"].citable
+    assert pairs["shipped"].audience == "visitors" and pairs["marked"].audience == "visitors"
+    assert {p.audience for p in read_json(rows[:1], audience="visitors")} == {"visitors"}
