@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.safety.base import HARM_DISCLOSURE, SUICIDE_SELF_HARM
+from embeddings.calibration import fit_logistic
 
 if TYPE_CHECKING:
     from bot.settings import ConversationSettings
@@ -102,23 +103,6 @@ def sentences(message: str) -> list[str]:
     if len(parts) <= 1:
         return [text]
     return ([text] if len(text) <= WHOLE_LIMIT else []) + parts[:MAX_SENTENCES]
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iters: int = 100) -> np.ndarray:
-    """Logistic regression of y on the columns of x plus an intercept (last), by Newton's method."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    penalty = l2 * np.eye(len(w))
-    penalty[-1, -1] = 0.0
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-(xb @ w)))
-        g = xb.T @ (p - y) + penalty @ w
-        h = (xb * (p * (1 - p) + 1e-9)[:, None]).T @ xb + penalty + 1e-9 * np.eye(len(w))
-        step = np.linalg.solve(h, g)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
