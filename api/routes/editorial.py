@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import EditorCaller, RuntimeDep
 from api.errors import ConflictError, NotFound, Unprocessable
+from api.routes.qa import revision_summary
 from api.runtime import Runtime
 from embeddings.editing import GoldenReport, compare, draft_state, golden_questions, shadow
 from knowledge.schema import QACreate, QAPair, slugify
@@ -173,18 +174,7 @@ def history(
     """Every change to every pair, newest first: who, when, what, and any override's reason."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
-    return [
-        {
-            "pair_id": r.pair_id,
-            "number": r.number,
-            "at": _iso(r.at),
-            "by": r.by,
-            "action": r.action,
-            "fields": r.fields,
-            "note": r.note,
-        }
-        for r in runtime.store.history(since=since, limit=limit)
-    ]
+    return [revision_summary(r) for r in runtime.store.history(since=since, limit=limit)]
 
 
 # --- visitors' not-helpful votes -----------------------------------------------------------------

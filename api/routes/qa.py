@@ -135,7 +135,7 @@ def _affects_published(old: QAPair | None, new: QAPair | None) -> bool:
     return any(p is not None and p.status == "published" for p in (old, new))
 
 
-def _revision_summary(r: Revision) -> dict[str, Any]:
+def revision_summary(r: Revision) -> dict[str, Any]:
     return {
         "pair_id": r.pair_id,
         "number": r.number,
@@ -177,15 +177,11 @@ def _filtered(
         rows = [s for s in rows if s.pair.review_due is not None and s.pair.review_due <= today]
     if changed_since is not None:
         since = dt.datetime.combine(changed_since, dt.time(), dt.UTC)
-        rows = [s for s in rows if _aware(s.updated_at) >= since]
+        rows = [s for s in rows if s.updated_at >= since]
     if flagged:
         open_flags = {f.pair_id for f in store.list_flags("open")}
         rows = [s for s in rows if s.pair.id in open_flags]
     return rows
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 @router.get("")
@@ -229,7 +225,7 @@ def overview(
             "evidence": s.pair.evidence,
             "version": s.version,
             "etag": s.etag,
-            "updated_at": _aware(s.updated_at).isoformat(),
+            "updated_at": s.updated_at.isoformat(),
             "updated_by": s.updated_by,
             "deleted": s.deleted,
             "review_due": s.pair.review_due.isoformat() if s.pair.review_due else None,
@@ -498,7 +494,7 @@ async def list_revisions(pair_id: str, runtime: RuntimeDep, _caller: EditorCalle
     revisions = await asyncio.to_thread(runtime.store.revisions, pair_id)
     if not revisions:
         raise _not_found(pair_id)
-    return [_revision_summary(r) for r in revisions]
+    return [revision_summary(r) for r in revisions]
 
 
 @router.get("/{pair_id}/revisions/{number}")
@@ -506,7 +502,7 @@ async def read_revision(pair_id: str, number: int, runtime: RuntimeDep, _caller:
     r = await asyncio.to_thread(runtime.store.revision, pair_id, number)
     if r is None:
         raise NotFound(f"The pair {pair_id!r} has no revision {number}.")
-    return {**_revision_summary(r), "old": r.old, "new": r.new, "pair": r.pair}
+    return {**revision_summary(r), "old": r.old, "new": r.new, "pair": r.pair}
 
 
 @router.post("/{pair_id}/revisions/{number}/restore", responses={409: {}, 412: {}, 428: {}})
