@@ -44,15 +44,15 @@ class RetrievalSettings(BaseModel):
     answer_weight: float = Field(0.0, ge=0)
     spelling: bool = True
     # The confidence fitted for the fine-tuned encoder (python -m tests.eval.tune).
-    calibration_a: float = 6.457
-    calibration_b: float = -3.592
-    calibration_rare: float = -0.543
-    calibration_unknown: float = -2.413
+    calibration_a: float = 6.195
+    calibration_b: float = -3.480
+    calibration_rare: float = -0.790
+    calibration_unknown: float = -2.530
     # The same, fitted for the packaged encoder: used when it is not fine-tuned (finetune off or failed).
-    calibration_base_a: float = 7.498
-    calibration_base_rare: float = -0.084
-    calibration_base_unknown: float = -1.654
-    calibration_base_b: float = -5.883
+    calibration_base_a: float = 7.403
+    calibration_base_rare: float = -0.291
+    calibration_base_unknown: float = -1.722
+    calibration_base_b: float = -5.850
 
     def thresholds(self) -> Thresholds:
         from embeddings.retriever import Thresholds

@@ -52,6 +52,7 @@ class _Compiled:
     unless: re.Pattern[str] | None = None
     requires: re.Pattern[str] | None = None
     unless_before: re.Pattern[str] | None = None
+    topic: bool = False  # names the subject: held back in a question about it (context.topic_question)
 
     def finditer(self, msg: _Message) -> Iterator[re.Match[str]]:
         """Matches in the message, tried only where a trigger word starts."""
@@ -101,6 +102,7 @@ class _Context:
     recent: _Compiled
     history: _Compiled
     habitual: _Compiled
+    topic_question: _Compiled | None
 
 
 class _Compiler:
@@ -157,7 +159,9 @@ class _Compiler:
             for field in ("unless", "requires", "unless_before")
             if (value := getattr(pattern, field)) is not None
         }
-        return _Compiled(regex, trigger(regex.pattern) if self.use_triggers else None, **conditions)
+        return _Compiled(
+            regex, trigger(regex.pattern) if self.use_triggers else None, **conditions, topic=pattern.topic
+        )
 
 
 def _compile_context(c: _Compiler, ctx: Context) -> _Context:
@@ -173,6 +177,7 @@ def _compile_context(c: _Compiler, ctx: Context) -> _Context:
         recent=c.pattern(ctx.recent, "context.recent"),
         history=c.pattern(ctx.history, "context.history"),
         habitual=c.pattern(ctx.habitual, "context.habitual"),
+        topic_question=c.pattern(ctx.topic_question, "context.topic_question") if ctx.topic_question else None,
     )
 
 
@@ -250,6 +255,8 @@ class Detector:
             ctx.history,
             ctx.habitual,
         ]
+        if ctx.topic_question is not None:
+            out.append(ctx.topic_question)
         return out
 
     def _trigger_index(self) -> tuple[dict[str, list[_Compiled]], dict[str, list[tuple[str, _Compiled]]]]:
@@ -289,17 +296,36 @@ class Detector:
             log.exception("safety detector failed; treating the message as an emergency")
             return SafetyMatch(MEDICAL_EMERGENCY, DETECTOR_ERROR)
 
+    def topic(self, message: object) -> SafetyMatch | None:
+        """The match the rules held back because the message asks about its subject as a subject ("what is
+        the suicide rate in MS?"), with nobody in it and no other rule firing: such a message is answered,
+        with the crisis numbers added under the answer (the crisis net, bot/safety/semantic.py, sees to
+        that). None when ``detect`` finds a crisis, or nothing was held back. Never raises."""
+        try:
+            if not isinstance(message, str):
+                return None
+            return self._examine(message)[1]
+        except Exception:
+            log.exception("safety detector failed on a topic question; ignored (detect fails closed)")
+            return None
+
     def _detect(self, message: str) -> SafetyMatch | None:
+        return self._examine(message)[0]
+
+    def _examine(self, message: str) -> tuple[SafetyMatch | None, SafetyMatch | None]:
+        """(the match that calls for the safety reply, or None; else the topic match held back, or None)."""
         msg = _Message(self, message)
         if not msg.text:
-            return None
+            return None, None
+        held: SafetyMatch | None = None
         for rule in self.rules:
+            topic = None
             if rule.cooccurrence is not None:
                 phrase = self._post_procedure(rule.cooccurrence, msg)
             else:
-                phrase = self._first_match(rule.patterns, msg)
+                phrase, topic = self._first_match(rule.patterns, msg)
                 if (
-                    phrase is not None
+                    (phrase is not None or topic is not None)
                     and rule.mode != "always"
                     and (
                         msg.general
@@ -307,13 +333,17 @@ class Detector:
                         or (rule.mode == "recurring" and msg.habitual)
                     )
                 ):
-                    phrase = None
+                    phrase = topic = None
             if phrase is not None:
-                return SafetyMatch(rule.category, phrase)
-        return None
+                return SafetyMatch(rule.category, phrase), None
+            if topic is not None and held is None:
+                held = SafetyMatch(rule.category, topic)
+        return None, held
 
-    def _first_match(self, patterns: tuple[_Compiled, ...], msg: _Message) -> str | None:
+    def _first_match(self, patterns: tuple[_Compiled, ...], msg: _Message) -> tuple[str | None, str | None]:
+        """(the first match that counts, or None; the first `topic` match held back as a topic question, or None)."""
         text, near, before = msg.text, self.near_window, self.before_window
+        held = None
         for p in patterns:
             for m in p.finditer(msg):
                 lo, hi = max(0, m.start() - near), m.end() + near
@@ -323,8 +353,11 @@ class Detector:
                     continue
                 if p.unless_before and p.unless_before.search(text[max(0, m.start() - before) : m.start()]):
                     continue
-                return m.group(0)
-        return None
+                if p.topic and msg.topic_question:
+                    held = held or m.group(0)
+                    break  # this pattern's other matches are the same subject
+                return m.group(0), None
+        return None, held
 
     @staticmethod
     def _near_pair(first: list[re.Match[str]], second: list[re.Match[str]], window: int) -> tuple[str, str] | None:
@@ -371,6 +404,7 @@ class _Message:
         self._general: bool | None = None
         self._historic: bool | None = None
         self._recent: bool | None = None
+        self._topic_question: bool | None = None
 
     @property
     def recent(self) -> bool:
@@ -385,13 +419,30 @@ class _Message:
             self._general = self._is_general()
         return self._general
 
+    @property
+    def topic_question(self) -> bool:
+        """True when the message asks about a subject as a subject (context.topic_question), with nobody
+        in it and nothing happening now: "what is the suicide rate in MS?", not "my son is suicidal"."""
+        if self._topic_question is None:
+            cue = self.context.topic_question
+            self._topic_question = (
+                cue is not None and cue.search(self) is not None and not self.recent and not self.has_person
+            )
+        return self._topic_question
+
+    @property
+    def has_person(self) -> bool:
+        """True when someone is in the message once the words about asking ("can I", "tell me") are removed."""
+        ctx = self.context
+        return bool(ctx.person.search(self) and ctx.person.regex.search(ctx.not_a_person.sub(" ", self.text)))
+
     def _is_general(self) -> bool:
         ctx = self.context
         if ctx.future.search(self) and not self.recent and not ctx.strong_urgent.search(self):
             return True
         if ctx.urgent.search(self):
             return False
-        if ctx.person.search(self) and ctx.person.regex.search(ctx.not_a_person.sub(" ", self.text)):
+        if self.has_person:
             return False
         return bool(self._openers() & ctx.question_openers) or ctx.general.search(self) is not None
 

@@ -41,6 +41,9 @@ class NearPattern(_Strict):
     unless: str | None = None
     requires: str | None = None
     unless_before: str | None = None
+    # The pattern names the subject itself (suicide, an overdose, assisted dying): in a question about
+    # it with nobody in it (context.topic_question), its match adds the crisis numbers instead.
+    topic: bool = False
 
 
 def _pattern_kind(value: Any) -> str:
@@ -129,6 +132,10 @@ class Context(_Strict):
     recent: str
     history: str
     habitual: str
+    # A question about a subject as a subject (its rate, risk, research, law, support): where a
+    # `topic` pattern's match is all a message has, and nobody is in it, the numbers are added instead
+    # of the safety reply. None: no pattern is ever held back this way.
+    topic_question: str | None = None
 
 
 class RulesFile(_Strict):

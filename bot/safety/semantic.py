@@ -17,6 +17,11 @@ How it is used (the thresholds are settings, config.yml `conversation:`):
 A message is judged as a whole and sentence by sentence (the highest probability counts), so one
 sentence in a long message is not diluted by the rest.
 
+A question the phrase rules hold back as a topic question ("what is the suicide rate in MS?",
+"is assisted dying legal in the UK?": a rule's match with nobody in the message; rules.yml,
+context.topic_question) is judged at least TOPIC_PROBABILITY, inside the doubt band: it is answered
+with the crisis numbers added under the answer, and gets the safety reply only if the net is sure.
+
 The weights are fitted when the service starts (under a second once the training messages are
 encoded) and kept as JSON beside the encoder's cache, keyed by the encoder and the training file's
 digest; never pickled. The evaluation sets in tests/eval (crisis_heldout, health_lookalikes,
@@ -34,11 +39,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from bot.safety.base import HARM_DISCLOSURE, SUICIDE_SELF_HARM
+from bot.safety.base import HARM_DISCLOSURE, SUICIDE_SELF_HARM, SafetyMatch
 from embeddings.calibration import fit_logistic
 
 if TYPE_CHECKING:
@@ -65,6 +70,17 @@ _VERSION = 1
 CACHE_SIZE = 1024
 SAFETY = "safety"  # the safety reply, instead of anything else
 REMINDER = "reminder"  # the normal reply, with the crisis numbers under it
+# The least probability of a message whose phrase-rule match was held back as a topic question: above
+# crisis_net_doubt (0.35), so the numbers are added, and below crisis_net_agree (0.5), so Rasa's crisis
+# intent alone cannot turn a question about suicide into the safety reply (tests/unit/test_crisis_net.py
+# checks this against the settings' defaults and config.yml).
+TOPIC_PROBABILITY = 0.4
+
+
+class Topics(Protocol):
+    """What the phrase rules held back in a message as a topic question (bot.safety.Detector.topic)."""
+
+    def __call__(self, message: object, /) -> SafetyMatch | None: ...
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,7 @@ class Judgement:
 
     probability: float
     category: str
+    topic: str | None = None  # the phrase-rule match held back as a topic question, if any
 
 
 def read_examples(path: Path = TRAINING_PATH) -> list[Example]:
@@ -116,8 +133,12 @@ def data_digest(path: Path = TRAINING_PATH) -> str:
 class CrisisNet:
     """A fitted net: ``judge(message)`` is a probability and the nearest crisis category."""
 
-    def __init__(self, encoder: Encoder, weights: np.ndarray, centroids: dict[str, np.ndarray]):
+    def __init__(
+        self, encoder: Encoder, weights: np.ndarray, centroids: dict[str, np.ndarray], topics: Topics | None = None
+    ):
+        """`topics`: the phrase rules' topic questions (default: the shared detector's)."""
         self.encoder = encoder
+        self.topics = topics
         self.weights = np.asarray(weights, dtype=np.float64)
         self.categories = list(centroids)
         self.centroids = np.vstack([centroids[c] for c in self.categories])
@@ -170,11 +191,28 @@ class CrisisNet:
         p = _sigmoid(x @ self.weights[:-1] + self.weights[-1])
         best = int(np.argmax(p))
         judgement = Judgement(float(p[best]), self.categories[int(np.argmax(self.centroids @ x[best]))])
+        held = self._topic(text)
+        if held is not None and judgement.probability < TOPIC_PROBABILITY:
+            category = held.category if held.category in NET_CATEGORIES else judgement.category
+            judgement = Judgement(TOPIC_PROBABILITY, category, held.phrase)
+        elif held is not None:
+            judgement = Judgement(judgement.probability, judgement.category, held.phrase)
         with self._lock:
             self._cache[key] = judgement
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return judgement
+
+    def _topic(self, text: str) -> SafetyMatch | None:
+        if self.topics is None:
+            from bot.safety import default_detector
+
+            try:
+                self.topics = default_detector().topic
+            except Exception:  # a broken rules file: detect() already fails closed on every message
+                log.exception("safety rules could not be built; no topic questions held back")
+                return None
+        return self.topics(text)
 
 
 def combine(probability: float | None, crisis_intent: float, cut: ConversationSettings) -> str | None:

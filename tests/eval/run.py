@@ -214,6 +214,10 @@ def eval_safety() -> dict:
         "held-out crisis": [r["message"] for r in load_jsonl(here / "crisis_heldout.jsonl")],
         "health look-alikes": [r["message"] for r in load_jsonl(here / "health_lookalikes.jsonl")],
         "everyday chatter": [r["message"] for r in load_jsonl(here / "everyday_chatter.jsonl")],
+        # Written later by someone who never saw the training file or the sets above (never trained on).
+        "fresh crisis": [r["message"] for r in load_jsonl(here / "crisis_fresh.jsonl")],
+        "fresh look-alikes": [r["message"] for r in load_jsonl(here / "lookalikes_fresh.jsonl")],
+        "fresh chatter": [r["message"] for r in load_jsonl(here / "chatter_fresh.jsonl")],
     }
     messages = [m for rows in sets.values() for m in rows]
     encoder = SentenceEncoder(None, backend="onnx", cache_dir=TEST_CACHE / "encoder")
@@ -257,9 +261,12 @@ def eval_safety() -> dict:
         out[check] = figures
         print("  " + f"{check:<22}" + "".join(f"{c:>28}" for c in cells))
     print("  (crisis columns: recall; the others: false alarms; each as safety / any)")
-    missed = [m for m in sets["held-out crisis"] if outcome(checks[-1], m) is None]
-    for m in missed:
-        print(f"  missed ({checks[-1]}): {m}")
+    for name in ("held-out crisis", "fresh crisis"):
+        for m in [m for m in sets[name] if outcome(checks[-1], m) is None]:
+            print(f"  missed, {name} ({checks[-1]}): {m}")
+    for name in ("health look-alikes", "fresh look-alikes", "everyday chatter", "fresh chatter"):
+        for m in [m for m in sets[name] if outcome(checks[-1], m) == SAFETY]:
+            print(f"  false alarm, {name} ({checks[-1]}): {m}")
     return out
 
 

@@ -6,11 +6,13 @@ import re
 
 import numpy as np
 import pytest
+import yaml
 
 from bot.safety.base import HARM_DISCLOSURE, SUICIDE_SELF_HARM
 from bot.safety.semantic import (
     REMINDER,
     SAFETY,
+    TOPIC_PROBABILITY,
     TRAINING_PATH,
     CrisisNet,
     Example,
@@ -112,3 +114,21 @@ def test_the_held_out_sets_share_no_message_with_the_training_file():
         assert len(rows) >= (50 if name == "crisis_heldout" else 100)
         overlap = [r["message"] for r in rows if " ".join(r["message"].lower().split()) in trained]
         assert not overlap, f"{name} repeats training messages: {overlap[:3]}"
+
+
+def test_a_topic_question_the_rules_held_back_is_answered_with_the_numbers_added():
+    # "What is the suicide rate in MS?": the rules hold their match back; the net then judges it at
+    # least TOPIC_PROBABILITY, so the answer is given with the crisis numbers under it, and Rasa's
+    # crisis intent alone cannot turn it into the safety reply.
+    net = CrisisNet.fit(KeywordEncoder(), EXAMPLES)
+    judged = net.judge("What is the suicide rate among people with MS?")
+    assert judged.topic == "suicide" and judged.probability >= TOPIC_PROBABILITY
+    assert combine(judged.probability, 0.0, CUT) == REMINDER
+    assert combine(judged.probability, 0.99, CUT) == REMINDER
+    assert net.judge("what is a clot").topic is None
+
+
+def test_the_topic_probability_sits_inside_the_doubt_band_of_the_defaults_and_config_yml():
+    shipped = yaml.safe_load((REPO / "config.yml").read_text())["conversation"]
+    for cut in (CUT.model_dump(), shipped):
+        assert cut["crisis_net_doubt"] <= TOPIC_PROBABILITY < min(cut["crisis_net_agree"], cut["crisis_net_sure"])

@@ -62,3 +62,36 @@ def test_rare_words_the_collection_never_uses_are_counted(vocab):
 def test_spelling_can_be_turned_off(vocab):
     a = vocab.analyse("juglar vien", correct=False)
     assert a.text == "juglar vien" and a.corrections == {} and a.unknown_share == 1.0
+
+
+FORMS = DOCS + [
+    "Patients in the randomised trials had fewer relapses? The studies were multi centre and harms were seen."
+]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "relapse?",  # "relapses"
+        "the randomized trials",  # UK "randomised"
+        "which study",  # "studies"
+        "were patients harmed",  # "harms"
+        "the multicentre trial",  # "multi" and "centre"
+    ],
+)
+def test_another_form_of_a_collection_word_is_not_an_unknown_name(query):
+    # Otherwise the bot asks "did you mean" of a question it can answer, because it looks like a
+    # question about something the collection never mentions.
+    a = Vocabulary(FORMS).analyse(query)
+    assert a.unknown_names == () and a.unknown_share == 0.0
+
+
+def test_a_misspelt_ordinary_word_is_not_taken_for_a_name(vocab):
+    a = vocab.analyse("personal storys about the liberation procedure")
+    assert a.unknown_names == ()
+    assert a.unknown_share > 0  # still a word the collection never uses
+
+
+@pytest.mark.parametrize("query", ["side effects of baclofen", "is tysabri better", "does lemtrada work"])
+def test_a_drug_the_collection_never_mentions_is_still_an_unknown_name(vocab, query):
+    assert len(vocab.analyse(query).unknown_names) == 1

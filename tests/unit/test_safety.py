@@ -262,3 +262,39 @@ def _timed(message: str) -> float:
     start = time.perf_counter()
     detect(message)
     return time.perf_counter() - start
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "What is the suicide rate among people with MS?",
+        "Is assisted dying legal in the UK?",
+        "Can you overdose on baclofen by accident?",
+        "How does the charity help people who feel suicidal?",
+        "When should I call 999 rather than ring my MS nurse?",
+    ],
+)
+def test_a_question_about_the_subject_is_answered_with_the_numbers_added_not_replaced(message):
+    # Nobody in it, nothing happening: the safety reply would replace the answer the visitor asked
+    # for. The rules hold the match back (the crisis net then adds the numbers under the answer).
+    assert detect(message) is None
+    held = safety.default_detector().topic(message)
+    assert held is not None and held.category in CATEGORIES
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I want to kill myself",
+        "how many pills would kill me",
+        "I feel suicidal, is that a side effect of my tablets?",
+        "my son is suicidal, what support is there?",
+        "what is the suicide rate, I'm thinking about it tonight",
+        "suicidal",
+        "I'm going to overdose, what's the risk it fails",
+        "I'm bleeding heavily from the catheter site, is that common?",
+    ],
+)
+def test_a_person_in_the_message_or_any_other_crisis_wording_still_gets_the_safety_reply(message):
+    assert detect(message) is not None
+    assert safety.default_detector().topic(message) is None
