@@ -40,6 +40,10 @@ class SafetyMatch:
 
     category: str
     phrase: str
+    # For a match held back (Detector.topic): True when someone is in the message, in a frame that
+    # does not say it is happening now (the past, a question about the subject, a story): the crisis
+    # net then decides with a lower bar (bot/safety/semantic.py PERSONAL_AGREE).
+    personal: bool = False
 
 
 class RulesError(ValueError):

@@ -103,6 +103,8 @@ class _Context:
     history: _Compiled
     habitual: _Compiled
     topic_question: _Compiled | None
+    fiction: _Compiled | None
+    present_self: _Compiled | None
 
 
 class _Compiler:
@@ -178,6 +180,8 @@ def _compile_context(c: _Compiler, ctx: Context) -> _Context:
         history=c.pattern(ctx.history, "context.history"),
         habitual=c.pattern(ctx.habitual, "context.habitual"),
         topic_question=c.pattern(ctx.topic_question, "context.topic_question") if ctx.topic_question else None,
+        fiction=c.pattern(ctx.fiction, "context.fiction") if ctx.fiction else None,
+        present_self=c.pattern(ctx.present_self, "context.present_self") if ctx.present_self else None,
     )
 
 
@@ -257,6 +261,10 @@ class Detector:
         ]
         if ctx.topic_question is not None:
             out.append(ctx.topic_question)
+        if ctx.fiction is not None:
+            out.append(ctx.fiction)
+        if ctx.present_self is not None:
+            out.append(ctx.present_self)
         return out
 
     def _trigger_index(self) -> tuple[dict[str, list[_Compiled]], dict[str, list[tuple[str, _Compiled]]]]:
@@ -337,7 +345,7 @@ class Detector:
             if phrase is not None:
                 return SafetyMatch(rule.category, phrase), None
             if topic is not None and held is None:
-                held = SafetyMatch(rule.category, topic)
+                held = SafetyMatch(rule.category, topic, personal=not msg.topic_question)
         return None, held
 
     def _first_match(self, patterns: tuple[_Compiled, ...], msg: _Message) -> tuple[str | None, str | None]:
@@ -353,7 +361,7 @@ class Detector:
                     continue
                 if p.unless_before and p.unless_before.search(text[max(0, m.start() - before) : m.start()]):
                     continue
-                if p.topic and msg.topic_question:
+                if p.topic and (msg.topic_question or msg.framed_personal):
                     held = held or m.group(0)
                     break  # this pattern's other matches are the same subject
                 return m.group(0), None
@@ -429,6 +437,20 @@ class _Message:
                 cue is not None and cue.search(self) is not None and not self.recent and not self.has_person
             )
         return self._topic_question
+
+    @property
+    def framed_personal(self) -> bool:
+        """True when someone is in the message, but in a frame that does not say it is happening now: the
+        past ("I used to self-harm, fifteen years ago"), a question about the subject ("should my MS nurse
+        ask about suicidal thoughts?") or a story ("a character in my novel"). Never with anything recent
+        or urgent, and only with a rules file that has topic questions at all."""
+        ctx = self.context
+        if ctx.topic_question is None or self.recent or not self.has_person or ctx.strong_urgent.search(self):
+            return False
+        if ctx.present_self is not None and ctx.present_self.search(self):
+            return False
+        cues = (ctx.topic_question, ctx.history, ctx.fiction)
+        return any(c is not None and c.search(self) is not None for c in cues)
 
     @property
     def has_person(self) -> bool:

@@ -136,6 +136,12 @@ class Context(_Strict):
     # `topic` pattern's match is all a message has, and nobody is in it, the numbers are added instead
     # of the safety reply. None: no pattern is ever held back this way.
     topic_question: str | None = None
+    # Fiction, a play or a piece of writing: "a character in my novel considers suicide". With
+    # topic_question and history, a frame in which a `topic` match with someone in it is held back for
+    # the crisis net to decide (see SafetyMatch.personal). None: only topic questions are held back.
+    fiction: str | None = None
+    # The writer's own state now ("I feel", "I keep", "I've been"): never a frame, whatever else is said.
+    present_self: str | None = None
 
 
 class RulesFile(_Strict):

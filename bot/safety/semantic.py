@@ -75,6 +75,10 @@ REMINDER = "reminder"  # the normal reply, with the crisis numbers under it
 # intent alone cannot turn a question about suicide into the safety reply (tests/unit/test_crisis_net.py
 # checks this against the settings' defaults and config.yml).
 TOPIC_PROBABILITY = 0.4
+# A message the phrase rules held back with someone in it (SafetyMatch.personal: "my mum attempted
+# suicide years ago", "I feel suicidal, is that a side effect?") gets the safety reply when the net
+# leans the same way as the rules (at crisis_net_agree's default): the rules and the net agree.
+PERSONAL_AGREE = 0.5
 
 
 class Topics(Protocol):
@@ -192,7 +196,10 @@ class CrisisNet:
         best = int(np.argmax(p))
         judgement = Judgement(float(p[best]), self.categories[int(np.argmax(self.centroids @ x[best]))])
         held = self._topic(text)
-        if held is not None and judgement.probability < TOPIC_PROBABILITY:
+        if held is not None and held.personal and judgement.probability >= PERSONAL_AGREE:
+            category = held.category if held.category in NET_CATEGORIES else judgement.category
+            judgement = Judgement(1.0, category, held.phrase)
+        elif held is not None and judgement.probability < TOPIC_PROBABILITY:
             category = held.category if held.category in NET_CATEGORIES else judgement.category
             judgement = Judgement(TOPIC_PROBABILITY, category, held.phrase)
         elif held is not None:

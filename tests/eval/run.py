@@ -218,6 +218,10 @@ def eval_safety() -> dict:
         "fresh crisis": [r["message"] for r in load_jsonl(here / "crisis_fresh.jsonl")],
         "fresh look-alikes": [r["message"] for r in load_jsonl(here / "lookalikes_fresh.jsonl")],
         "fresh chatter": [r["message"] for r in load_jsonl(here / "chatter_fresh.jsonl")],
+        # A second blind set, written after the rules were widened on the first: read once, never tuned on.
+        "blind crisis": [r["message"] for r in load_jsonl(here / "crisis_blind2.jsonl")],
+        "blind look-alikes": [r["message"] for r in load_jsonl(here / "lookalikes_blind2.jsonl")],
+        "blind chatter": [r["message"] for r in load_jsonl(here / "chatter_blind2.jsonl")],
     }
     messages = [m for rows in sets.values() for m in rows]
     encoder = SentenceEncoder(None, backend="onnx", cache_dir=TEST_CACHE / "encoder")
@@ -261,10 +265,17 @@ def eval_safety() -> dict:
         out[check] = figures
         print("  " + f"{check:<22}" + "".join(f"{c:>28}" for c in cells))
     print("  (crisis columns: recall; the others: false alarms; each as safety / any)")
-    for name in ("held-out crisis", "fresh crisis"):
+    for name in ("held-out crisis", "fresh crisis", "blind crisis"):
         for m in [m for m in sets[name] if outcome(checks[-1], m) is None]:
             print(f"  missed, {name} ({checks[-1]}): {m}")
-    for name in ("health look-alikes", "fresh look-alikes", "everyday chatter", "fresh chatter"):
+    for name in (
+        "health look-alikes",
+        "fresh look-alikes",
+        "blind look-alikes",
+        "everyday chatter",
+        "fresh chatter",
+        "blind chatter",
+    ):
         for m in [m for m in sets[name] if outcome(checks[-1], m) == SAFETY]:
             print(f"  false alarm, {name} ({checks[-1]}): {m}")
     return out

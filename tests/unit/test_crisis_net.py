@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-from bot.safety.base import HARM_DISCLOSURE, SUICIDE_SELF_HARM
+from bot.safety.base import HARM_DISCLOSURE, SUICIDE_SELF_HARM, SafetyMatch
 from bot.safety.semantic import (
+    PERSONAL_AGREE,
     REMINDER,
     SAFETY,
     TOPIC_PROBABILITY,
@@ -109,9 +110,14 @@ def test_a_training_file_with_an_unknown_label_is_refused(tmp_path):
 def test_the_held_out_sets_share_no_message_with_the_training_file():
     """The net is measured on messages written apart from what it learned from."""
     trained = {" ".join(e.text.lower().split()) for e in read_examples(TRAINING_PATH)}
-    for name in ("crisis_heldout", "health_lookalikes", "everyday_chatter"):
+    for name in (
+        "crisis_heldout",
+        "health_lookalikes",
+        "everyday_chatter",
+        *(f"{kind}_{batch}" for batch in ("fresh", "blind2") for kind in ("crisis", "lookalikes", "chatter")),
+    ):
         rows = [json.loads(line) for line in (REPO / "tests" / "eval" / f"{name}.jsonl").read_text().splitlines()]
-        assert len(rows) >= (50 if name == "crisis_heldout" else 100)
+        assert len(rows) >= (50 if name.startswith("crisis") else 90)
         overlap = [r["message"] for r in rows if " ".join(r["message"].lower().split()) in trained]
         assert not overlap, f"{name} repeats training messages: {overlap[:3]}"
 
@@ -132,3 +138,20 @@ def test_the_topic_probability_sits_inside_the_doubt_band_of_the_defaults_and_co
     shipped = yaml.safe_load((REPO / "config.yml").read_text())["conversation"]
     for cut in (CUT.model_dump(), shipped):
         assert cut["crisis_net_doubt"] <= TOPIC_PROBABILITY < min(cut["crisis_net_agree"], cut["crisis_net_sure"])
+
+
+def test_a_personal_match_held_back_is_a_crisis_when_the_net_leans_the_same_way():
+    # "A character in my novel considers suicide" (someone in it, in a frame): the rules hold their match
+    # back with personal=True; the safety reply if the net leans towards a crisis, else the numbers added.
+    held = SafetyMatch(SUICIDE_SELF_HARM, "suicide", personal=True)
+    plain = CrisisNet.fit(KeywordEncoder(), EXAMPLES)
+    net = CrisisNet.fit(KeywordEncoder(), EXAMPLES)
+    net.topics = lambda message: held
+    # Leaning but unsure: alone only the numbers; with the rules' personal match, the safety reply.
+    assert PERSONAL_AGREE <= plain.judge("die coffee").probability < CUT.crisis_net_sure
+    assert combine(plain.judge("die coffee").probability, 0.0, CUT) == REMINDER
+    leaning = net.judge("die coffee")
+    assert leaning.probability == 1.0 and combine(leaning.probability, 0.0, CUT) == SAFETY
+    calm = net.judge("coffee time")
+    assert calm.probability == TOPIC_PROBABILITY and combine(calm.probability, 0.0, CUT) == REMINDER
+    assert CUT.crisis_net_doubt <= PERSONAL_AGREE <= CUT.crisis_net_sure

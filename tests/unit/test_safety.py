@@ -298,3 +298,30 @@ def test_a_question_about_the_subject_is_answered_with_the_numbers_added_not_rep
 def test_a_person_in_the_message_or_any_other_crisis_wording_still_gets_the_safety_reply(message):
     assert detect(message) is not None
     assert safety.default_detector().topic(message) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "A character in my novel has MS and considers suicide. How would her MS nurse respond?",
+        "My brother self-harmed when he was a teenager, years ago. Can that affect an MS diagnosis now?",
+    ],
+)
+def test_someone_in_a_story_or_in_the_past_is_held_back_for_the_crisis_net_to_weigh(message):
+    # Not the safety reply outright: the net decides, with a lower bar than for a topic question.
+    assert safety.detect(message) is None
+    held = safety.default_detector().topic(message)
+    assert held is not None and held.personal
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I've been self-harming again, is that common in MS?",
+        "I feel suicidal, is that a side effect of my tablets?",
+        "My sister is suicidal right now and won't answer the door",
+        "I used to self-harm years ago and I want to start again",
+    ],
+)
+def test_the_writers_own_state_or_anything_happening_now_is_never_held_back(message):
+    assert safety.detect(message) is not None
