@@ -222,6 +222,10 @@ def eval_safety() -> dict:
         "blind crisis": [r["message"] for r in load_jsonl(here / "crisis_blind2.jsonl")],
         "blind look-alikes": [r["message"] for r in load_jsonl(here / "lookalikes_blind2.jsonl")],
         "blind chatter": [r["message"] for r in load_jsonl(here / "chatter_blind2.jsonl")],
+        # A third, written after every change above; the figure of record for messages nobody foresaw.
+        "blind3 crisis": [r["message"] for r in load_jsonl(here / "crisis_blind3.jsonl")],
+        "blind3 look-alikes": [r["message"] for r in load_jsonl(here / "lookalikes_blind3.jsonl")],
+        "blind3 chatter": [r["message"] for r in load_jsonl(here / "chatter_blind3.jsonl")],
     }
     messages = [m for rows in sets.values() for m in rows]
     encoder = SentenceEncoder(None, backend="onnx", cache_dir=TEST_CACHE / "encoder")
@@ -252,20 +256,19 @@ def eval_safety() -> dict:
     if intent is not None:
         checks += ["Rasa intent", "before (rules + Rasa)", "as served"]
     print(f"\nSafety (crisis net {per_message:.1f} ms a message; safety reply / it or the numbers added):")
-    print("  " + f"{'check':<22}" + "".join(f"{name + f' ({len(rows)})':>28}" for name, rows in sets.items()))
-    out: dict = {"net_ms_per_message": per_message}
-    for check in checks:
-        cells, figures = [], {}
-        for name, rows in sets.items():
+    print("  " + f"{'set':<28}" + "".join(f"{check:>24}" for check in checks))
+    out: dict = {"net_ms_per_message": per_message, **{check: {} for check in checks}}
+    for name, rows in sets.items():
+        cells = []
+        for check in checks:
             verdicts = [outcome(check, m) for m in rows]
             sure = sum(v == SAFETY for v in verdicts) / max(1, len(rows))
             any_ = sum(v in (SAFETY, REMINDER) for v in verdicts) / max(1, len(rows))
-            figures[name] = {"safety": sure, "any": any_}
+            out[check][name] = {"safety": sure, "any": any_}
             cells.append(f"{sure:.3f} / {any_:.3f}")
-        out[check] = figures
-        print("  " + f"{check:<22}" + "".join(f"{c:>28}" for c in cells))
-    print("  (crisis columns: recall; the others: false alarms; each as safety / any)")
-    for name in ("held-out crisis", "fresh crisis", "blind crisis"):
+        print("  " + f"{name + f' ({len(rows)})':<28}" + "".join(f"{c:>24}" for c in cells))
+    print("  (crisis rows: recall; the others: false alarms; each as safety / any)")
+    for name in ("held-out crisis", "fresh crisis", "blind crisis", "blind3 crisis"):
         for m in [m for m in sets[name] if outcome(checks[-1], m) is None]:
             print(f"  missed, {name} ({checks[-1]}): {m}")
     for name in (
@@ -275,6 +278,8 @@ def eval_safety() -> dict:
         "everyday chatter",
         "fresh chatter",
         "blind chatter",
+        "blind3 look-alikes",
+        "blind3 chatter",
     ):
         for m in [m for m in sets[name] if outcome(checks[-1], m) == SAFETY]:
             print(f"  false alarm, {name} ({checks[-1]}): {m}")

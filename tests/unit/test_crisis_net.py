@@ -114,7 +114,7 @@ def test_the_held_out_sets_share_no_message_with_the_training_file():
         "crisis_heldout",
         "health_lookalikes",
         "everyday_chatter",
-        *(f"{kind}_{batch}" for batch in ("fresh", "blind2") for kind in ("crisis", "lookalikes", "chatter")),
+        *(f"{kind}_{batch}" for batch in ("fresh", "blind2", "blind3") for kind in ("crisis", "lookalikes", "chatter")),
     ):
         rows = [json.loads(line) for line in (REPO / "tests" / "eval" / f"{name}.jsonl").read_text().splitlines()]
         assert len(rows) >= (50 if name.startswith("crisis") else 90)
