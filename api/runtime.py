@@ -29,7 +29,27 @@ from knowledge.store import Store
 log = logging.getLogger("faqbot")
 
 
-def load_crisis_net(settings: Settings, served: SentenceEncoder) -> CrisisNet | None:
+def load_base_encoder(settings: Settings, served: SentenceEncoder) -> SentenceEncoder | None:
+    """The model the served encoder was fine-tuned from, for the collections whose own check prefers it
+    (retrieval.encoder_per_collection); None when the served encoder is not a fine-tuned one."""
+    if (
+        not settings.retrieval.encoder_per_collection
+        or served.model_path is None
+        or not is_finetuned(served.model_path)
+    ):
+        return None
+    path = None if is_packaged(base_model_path(settings.encoder)) else base_model_path(settings.encoder)
+    return SentenceEncoder(
+        path,
+        backend=settings.encoder.backend,
+        cache_dir=settings.encoder_cache_dir,
+        cache_size=settings.encoder.cache_size,
+    )
+
+
+def load_crisis_net(
+    settings: Settings, served: SentenceEncoder, base: SentenceEncoder | None = None
+) -> CrisisNet | None:
     """The crisis net (bot/safety/semantic.py) on the packaged all-MiniLM-L6-v2, whatever model serves
     retrieval: the net was fitted and calibrated on its vectors, and a fine-tuned encoder changes with
     every retraining. None when config.yml turns the net off."""
@@ -37,6 +57,8 @@ def load_crisis_net(settings: Settings, served: SentenceEncoder) -> CrisisNet | 
         return None
     if is_packaged(served.model_path):
         encoder = served
+    elif base is not None and is_packaged(base.model_path):
+        encoder = base
     else:
         encoder = SentenceEncoder(None, backend=settings.encoder.backend, cache_dir=settings.encoder_cache_dir)
     net = load_net(encoder, settings.encoder_cache_dir)
@@ -77,18 +99,22 @@ def build_runtime(settings: Settings) -> Runtime:
         report.kept_editor_changes,
     )
     encoder = load_encoder(settings.encoder, settings.encoder_cache_dir, store.published_pairs())
+    base = load_base_encoder(settings, encoder)
     retriever = Retriever(
         encoder,
         settings.index_dir,
         settings.retrieval.thresholds(),
         # The confidence fitted for this model (its calibration.json) when it has one, else config.yml's.
         served_scoring(settings.retrieval, encoder.model_path, finetuned=is_finetuned(encoder.model_path)),
+        base_encoder=base,
+        base_scoring=settings.retrieval.scoring(finetuned=False),
+        min_alternates=settings.retrieval.choice_min_alternates,
     )
     runtime = Runtime(
         store=store,
         tokens=Tokens(store.engine),
         retriever=retriever,
-        answerer=Answerer(retriever, settings.bot_config, load_crisis_net(settings, encoder)),
+        answerer=Answerer(retriever, settings.bot_config, load_crisis_net(settings, encoder, base)),
         rasa=RasaRuntime(settings),
         passages=load_passages(),
         sessions=Sessions(idle_seconds=settings.conversation.session_idle_minutes * 60),

@@ -14,6 +14,10 @@ cannot be checked and gets `unchecked`. Measured with `make eval` on the two pub
 which has alternates: the fine-tuned encoder serves covidfaq better (R@1 0.622 against 0.540, 1,387
 questions) and the packaged one rqe (0.814 against 0.775, 129 questions), so no single default is
 right for both; the default follows the larger set and the issue's unseen set (fine-tuned).
+
+The retriever uses the choice (retrieval.encoder_per_collection): a search naming a collection's tag
+reads, when its check chose the base model, an index of the collection made with that model
+(embeddings/retriever.py `_view`); searches over everything read the served index.
 """
 
 from __future__ import annotations

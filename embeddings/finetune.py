@@ -198,6 +198,19 @@ def _promote(root: Path, target: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def train_step(model, loss, optimiser, schedule) -> float:
+    """One training step: back-propagate, clip the gradients to norm 1, step the optimiser and the
+    learning-rate schedule; the loss as a float."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimiser.step()
+    schedule.step()
+    optimiser.zero_grad()
+    return float(loss.item())
+
+
 def _train(
     base_path: Path,
     base_model_id: str,
@@ -237,13 +250,7 @@ def _train(
             model.preprocess([examples[i].positive for i in batch]),
             model.preprocess([examples[i].negative for i in batch]),
         ]
-        loss = loss_fn(features, None)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        schedule.step()
-        optimiser.zero_grad()
-        losses.append(float(loss.item()))
+        losses.append(train_step(model, loss_fn(features, None), optimiser, schedule))
         if progress is not None:
             progress(len(losses), len(plan))
     model.eval()

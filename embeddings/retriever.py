@@ -26,6 +26,8 @@ How an item (a Q&A pair or an article passage) is scored for a query:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from embeddings.choice import MIN_ALTERNATES, Choice, choose
 from embeddings.index import Entry, VectorIndex, load_or_build
 from embeddings.lexical import LexicalIndex, Subset
 from embeddings.query import QueryAnalysis, Vocabulary
@@ -43,6 +46,8 @@ from knowledge.schema import QAPair
 
 if TYPE_CHECKING:
     from embeddings.encoder import Encoder, QueryEncoder
+
+log = logging.getLogger("faqbot")
 
 MODES = ("hybrid", "dense", "bm25")
 # Up to this many vectors every query is compared with every vector (a few milliseconds).
@@ -172,6 +177,30 @@ class _Collection:
     vocabulary: Vocabulary
 
 
+@dataclass(frozen=True)
+class _View:
+    """What a dense search reads: an index, the encoder of its vectors, and per row its item (position in
+    the snapshot), whether it is an answer, and its place within the item."""
+
+    index: VectorIndex
+    encoder: QueryEncoder
+    item_of_row: np.ndarray
+    is_answer_row: np.ndarray
+    rank_of_row: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Side:
+    """A collection's encoder check (embeddings/choice.py) and, when it chose the base encoder over the
+    served one, the collection's own index of base-encoder vectors (kept in memory, made again when the
+    collection's texts change). Kept by the retriever across snapshots, keyed by the texts' digest."""
+
+    digest: str
+    choice: Choice
+    index: VectorIndex | None
+    keys: tuple[str, ...]  # per row of `index`: the item
+
+
 class Snapshot:
     """An immutable view of what is served: the index, the items, their BM25 statistics and vocabulary.
 
@@ -222,6 +251,8 @@ class Snapshot:
             self._tags[t][positions] = True
         # A tagged collection has its own BM25 statistics and vocabulary, built on first use.
         self._collections: dict[str, _Collection] = {}
+        # Per tag searched by name: the view its dense search reads (see Retriever._view).
+        self._views: dict[str, _View] = {}
         self._lock = threading.Lock()
         self.related: dict[str, list[QAPair]] = {}
 
@@ -306,6 +337,17 @@ class Snapshot:
             return np.zeros(len(self.keys), np.float32)
         return self.lexical.scores(query, per_term=per_term, subset=collection.subset)[self.slot_of_item]
 
+    def main_view(self, encoder: QueryEncoder) -> _View:
+        """The snapshot's own index, read with its encoder (or `encoder`, for a snapshot without one)."""
+        return _View(self.index, self.encoder or encoder, self.item_of_row, self.is_answer_row, self.rank_of_row)
+
+    def tagged_pairs(self, tag: str) -> list[QAPair]:
+        """The pairs of one collection (tag), in the snapshot's order."""
+        members = self._tags.get(tag)
+        if members is None:
+            return []
+        return [self.pairs[self.keys[i]] for i in np.flatnonzero(members) if self.keys[i] in self.pairs]
+
     def mask(self, tag: str | None, kind: str | None) -> np.ndarray | None:
         """Which items may be returned (None: all)."""
         if tag is None and kind is None:
@@ -319,13 +361,31 @@ class Snapshot:
 
 
 class Retriever:
-    def __init__(self, encoder: QueryEncoder, index_root: Path, thresholds: Thresholds, scoring: Scoring | None = None):
+    def __init__(
+        self,
+        encoder: QueryEncoder,
+        index_root: Path,
+        thresholds: Thresholds,
+        scoring: Scoring | None = None,
+        base_encoder: QueryEncoder | None = None,
+        min_alternates: int = MIN_ALTERNATES,
+        base_scoring: Scoring | None = None,
+    ):
+        """`base_encoder`: the model the served one was fine-tuned from. Given, each collection searched
+        by its tag is checked (embeddings/choice.py) and searched with whichever of the two tells its
+        pairs apart better; None: every search uses `encoder`. `base_scoring`: the confidence fitted for
+        the base encoder, for the collections it searches (the served scoring when not given)."""
         self.encoder = encoder
         self.index_root = index_root
         self.thresholds = thresholds
         self.scoring = scoring or Scoring.default()
+        self.base_encoder = base_encoder
+        self.base_scoring = base_scoring
+        self.min_alternates = min_alternates
         self._snapshot: Snapshot | None = None
         self._swap_lock = threading.Lock()
+        self._sides: dict[str, _Side] = {}
+        self._sides_lock = threading.Lock()
 
     # --- content --------------------------------------------------------------------------
 
@@ -356,26 +416,30 @@ class Retriever:
 
     # --- scoring --------------------------------------------------------------------------
 
-    def _dense(self, snap: Snapshot, query: str, mask: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _dense(
+        self, snap: Snapshot, query: str, mask: np.ndarray | None, n: int, view: _View | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(dense score per item, the row of its best matching text); -1 where the item was not reached.
 
         An item's dense score is its best question/alternate (or passage) similarity plus
         answer_weight times its answer's similarity: the answer confirms a match on the question.
+        `view`: the index to read (a collection's own, see _view); the snapshot's by default.
         """
-        vectors = np.vstack([(snap.encoder or self.encoder).encode_query(query)])
+        view = view or snap.main_view(self.encoder)
+        vectors = np.vstack([view.encoder.encode_query(query)])
         allowed = None
         if mask is not None:
-            allowed = mask[snap.item_of_row] & (snap.item_of_row >= 0)
+            allowed = mask[np.maximum(view.item_of_row, 0)] & (view.item_of_row >= 0)
             if not allowed.any():
                 return np.full(len(snap.keys), -1.0, np.float32), np.full(len(snap.keys), -1, np.int64)
         # Small collections are scored exhaustively; large ones through the top rows only.
-        n = len(snap.index) if len(snap.index) <= EXHAUSTIVE_ROWS else min(n, len(snap.index))
-        scores, rows = snap.index.search(vectors, n, allowed, ordered=False)
+        n = len(view.index) if len(view.index) <= EXHAUSTIVE_ROWS else min(n, len(view.index))
+        scores, rows = view.index.search(vectors, n, allowed, ordered=False)
         flat_rows, flat_scores = rows.ravel(), scores.ravel()
         ok = flat_rows >= 0
         flat_rows, flat_scores = flat_rows[ok], flat_scores[ok]
-        items = snap.item_of_row[flat_rows]
-        is_answer = snap.is_answer_row[flat_rows]
+        items = view.item_of_row[flat_rows]
+        is_answer = view.is_answer_row[flat_rows]
         order = np.argsort(flat_scores)  # ascending: with repeated items, the last (highest) write wins
         best = np.full(len(snap.keys), -1.0, np.float32)
         best_row = np.full(len(snap.keys), -1, np.int64)
@@ -383,7 +447,7 @@ class Retriever:
         q_order = order[~is_answer[order]]
         best[items[q_order]] = flat_scores[q_order]
         best_row[items[q_order]] = flat_rows[q_order]
-        self._settle_ties(snap, best, best_row, flat_rows, flat_scores, items, ~is_answer)
+        self._settle_ties(view.rank_of_row, best, best_row, flat_rows, flat_scores, items, ~is_answer)
         a_order = order[is_answer[order]]
         answer[items[a_order]] = np.maximum(flat_scores[a_order], 0)
         # An item reached only through its answer still counts, by its answer alone.
@@ -395,7 +459,7 @@ class Retriever:
 
     @staticmethod
     def _settle_ties(
-        snap: Snapshot,
+        rank_of_row: np.ndarray,
         best: np.ndarray,
         best_row: np.ndarray,
         rows: np.ndarray,
@@ -411,7 +475,7 @@ class Retriever:
             return  # one top row per item: no tie
         for i in np.flatnonzero(np.bincount(items[top], minlength=len(best)) > 1):
             tied = rows[top & (items == i)]
-            best_row[i] = tied[np.argmin(snap.rank_of_row[tied])]
+            best_row[i] = tied[np.argmin(rank_of_row[tied])]
 
     def _lexical(self, snap: Snapshot, query: str, mask: np.ndarray | None, tag: str | None) -> np.ndarray:
         raw = snap.lexical_scores(query, tag, self.scoring.lexical_per_term)
@@ -452,8 +516,9 @@ class Retriever:
         dense = np.zeros(len(snap.keys), np.float32)
         best_row = np.full(len(snap.keys), -1, np.int64)
         lexical = np.zeros(len(snap.keys), np.float32)
+        view = self._view(snap, tag)
         if mode in ("hybrid", "dense"):
-            dense, best_row = self._dense(snap, query, mask, n_rows)
+            dense, best_row = self._dense(snap, query, mask, n_rows, view)
         if mode in ("hybrid", "bm25"):
             lexical = self._lexical(snap, query, mask, tag)
         if mode == "dense":
@@ -471,13 +536,16 @@ class Retriever:
         else:
             candidates = candidates[lexical[candidates] > 0]
         top = candidates[np.argsort(-fused[candidates], kind="stable")][:k]
+        # The confidence fitted for the encoder that scored these items.
+        on_base = view.encoder is not snap.main_view(self.encoder).encoder
+        scoring = self.base_scoring if on_base and self.base_scoring is not None else self.scoring
         hits = []
         for i in top:
             key = snap.keys[i]
             row = best_row[i]
-            fld = snap.index.entry(row).field if row >= 0 else "lexical"
+            fld = view.index.entry(row).field if row >= 0 else "lexical"
             if mode == "hybrid":
-                conf = self.scoring.confidence(float(fused[i]), analysis)
+                conf = scoring.confidence(float(fused[i]), analysis)
             else:
                 conf = float(min(1.0, max(0.0, fused[i])))
             pair = snap.pairs.get(key)
@@ -495,6 +563,62 @@ class Retriever:
                 )
             )
         return hits, analysis
+
+    # --- the encoder of each collection -----------------------------------------------------
+
+    def collection_choice(self, tag: str) -> Choice | None:
+        """The encoder check's choice for a collection (embeddings/choice.py); None when none is made
+        (no base encoder given, or fewer than min_alternates alternates: the served encoder searches it)."""
+        side = self._side(self.snapshot, tag)
+        return side.choice if side else None
+
+    def _view(self, snap: Snapshot, tag: str | None) -> _View:
+        """The index a search of this collection reads: the collection's own when its check chose the
+        base encoder, else the snapshot's."""
+        main = snap.main_view(self.encoder)
+        if tag is None or self.base_encoder is None:
+            return main
+        with snap._lock:
+            cached = snap._views.get(tag)
+        if cached is not None:
+            return cached
+        side = self._side(snap, tag)
+        view = main
+        if side is not None and side.index is not None:
+            items = np.fromiter((snap.position.get(k, -1) for k in side.keys), np.int64, len(side.keys))
+            answers = np.fromiter((e.field == "answer" for e in side.index.entries), bool, len(side.keys))
+            ranks = np.fromiter(
+                (e.position + 1 if e.field == "alternate" else 0 for e in side.index.entries), np.int64, len(side.keys)
+            )
+            view = _View(side.index, self.base_encoder, items, answers, ranks)
+        with snap._lock:
+            snap._views[tag] = view
+        return view
+
+    def _side(self, snap: Snapshot, tag: str) -> _Side | None:
+        base, served = self.base_encoder, snap.encoder or self.encoder
+        if base is None or base.model_id == served.model_id:
+            return None
+        pairs = snap.tagged_pairs(tag)
+        if sum(len(p.alternates) for p in pairs) < self.min_alternates:
+            return None
+        h = hashlib.sha256(f"{served.model_id}\0{base.model_id}".encode())
+        for p in pairs:
+            h.update("\0".join([p.id, p.question, *p.alternates, "\1", p.answer]).encode())
+        digest = h.hexdigest()
+        with self._sides_lock:
+            side = self._sides.get(tag)
+            if side is not None and side.digest == digest:
+                return side
+            choice = choose(pairs, {"finetuned": served, "packaged": base}, self.min_alternates)
+            index = None
+            if choice.encoder == "packaged":
+                entries = [e for p in pairs for e in _entries(p)]
+                index = VectorIndex.build(entries, base)
+            side = _Side(digest, choice, index, tuple(e.key for e in index.entries) if index else ())
+            self._sides[tag] = side
+            log.info("collection %s: %s encoder (%s)", tag, choice.encoder, choice.reason)
+            return side
 
     def analyse(self, query: str, tag: str | None = None) -> QueryAnalysis:
         """The typos search would mend in this query, and the words the collection never uses."""

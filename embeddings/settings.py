@@ -43,6 +43,11 @@ class RetrievalSettings(BaseModel):
     lexical_per_term: bool = True
     answer_weight: float = Field(0.0, ge=0)
     spelling: bool = True
+    # Each collection searched by its tag with the encoder its own check prefers (embeddings/choice.py):
+    # the fine-tuned one or the model it was fine-tuned from. Only collections with at least
+    # choice_min_alternates alternates can be checked; the others use the served encoder.
+    encoder_per_collection: bool = True
+    choice_min_alternates: int = Field(30, ge=1)
     # The confidence fitted for the fine-tuned encoder (python -m tests.eval.tune).
     calibration_a: float = 6.195
     calibration_b: float = -3.480

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("faqbot.safety")
 
+_WORDY = re.compile(r"[^\W\d_]{2}")
 TRAINING_PATH = Path(__file__).resolve().with_name("crisis_training.jsonl")
 # The categories the net knows: the ones a wording can hide. Emergencies (a stroke, chest pain, a
 # bleeding stent site) are named plainly and left to the phrase rules.
@@ -180,7 +181,9 @@ class CrisisNet:
         """The probability that the message is a crisis (its most alarming sentence counts), and the
         category of the crisis examples its vector is nearest to."""
         text = " ".join(message.split())
-        if not text:
+        if not _WORDY.search(text):
+            # No word to read ("?", "!!", an emoji): the vector of punctuation alone means nothing, and the
+            # net is not asked (the phrase rules still are).
             return Judgement(0.0, SUICIDE_SELF_HARM)
         key = text.lower()
         parts = sentences(text)

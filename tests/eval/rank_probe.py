@@ -21,7 +21,7 @@ import numpy as np
 from embeddings.choice import choose
 from embeddings.encoder import SentenceEncoder
 from embeddings.finetune import is_finetuned
-from embeddings.loading import encoder_path
+from embeddings.loading import base_model_path, encoder_path, is_packaged
 from embeddings.retriever import Retriever, Thresholds
 from embeddings.settings import EncoderSettings, RetrievalSettings
 from knowledge.loader import load_pairs
@@ -100,7 +100,14 @@ def encoders(settings: EncoderSettings) -> dict[str, CachedEncoder]:
     tuned = encoder_path(settings.model_copy(update={"finetune": True}), cache_dir, load_pairs())
     return {
         "finetuned": CachedEncoder(SentenceEncoder(tuned, backend="onnx", cache_dir=cache_dir)),
-        "packaged": CachedEncoder(SentenceEncoder(None, backend="onnx", cache_dir=cache_dir)),
+        # The model the fine-tuned one was made from (all-MiniLM-L6-v2 unless encoder.model_path says otherwise).
+        "packaged": CachedEncoder(
+            SentenceEncoder(
+                None if is_packaged(base_model_path(settings)) else base_model_path(settings),
+                backend="onnx",
+                cache_dir=cache_dir,
+            )
+        ),
     }
 
 

@@ -226,6 +226,11 @@ def eval_safety() -> dict:
         "blind3 crisis": [r["message"] for r in load_jsonl(here / "crisis_blind3.jsonl")],
         "blind3 look-alikes": [r["message"] for r in load_jsonl(here / "lookalikes_blind3.jsonl")],
         "blind3 chatter": [r["message"] for r in load_jsonl(here / "chatter_blind3.jsonl")],
+        # A fourth, written after the net's training file was widened (whose writer was told themes of
+        # the third set's misses, so the third is no longer blind to the net): the figure of record.
+        "blind4 crisis": [r["message"] for r in load_jsonl(here / "crisis_blind4.jsonl")],
+        "blind4 look-alikes": [r["message"] for r in load_jsonl(here / "lookalikes_blind4.jsonl")],
+        "blind4 chatter": [r["message"] for r in load_jsonl(here / "chatter_blind4.jsonl")],
     }
     messages = [m for rows in sets.values() for m in rows]
     encoder = SentenceEncoder(None, backend="onnx", cache_dir=TEST_CACHE / "encoder")
@@ -268,7 +273,7 @@ def eval_safety() -> dict:
             cells.append(f"{sure:.3f} / {any_:.3f}")
         print("  " + f"{name + f' ({len(rows)})':<28}" + "".join(f"{c:>24}" for c in cells))
     print("  (crisis rows: recall; the others: false alarms; each as safety / any)")
-    for name in ("held-out crisis", "fresh crisis", "blind crisis", "blind3 crisis"):
+    for name in ("held-out crisis", "fresh crisis", "blind crisis", "blind3 crisis", "blind4 crisis"):
         for m in [m for m in sets[name] if outcome(checks[-1], m) is None]:
             print(f"  missed, {name} ({checks[-1]}): {m}")
     for name in (
@@ -280,6 +285,8 @@ def eval_safety() -> dict:
         "blind chatter",
         "blind3 look-alikes",
         "blind3 chatter",
+        "blind4 look-alikes",
+        "blind4 chatter",
     ):
         for m in [m for m in sets[name] if outcome(checks[-1], m) == SAFETY]:
             print(f"  false alarm, {name} ({checks[-1]}): {m}")

@@ -114,7 +114,11 @@ def test_the_held_out_sets_share_no_message_with_the_training_file():
         "crisis_heldout",
         "health_lookalikes",
         "everyday_chatter",
-        *(f"{kind}_{batch}" for batch in ("fresh", "blind2", "blind3") for kind in ("crisis", "lookalikes", "chatter")),
+        *(
+            f"{kind}_{batch}"
+            for batch in ("fresh", "blind2", "blind3", "blind4")
+            for kind in ("crisis", "lookalikes", "chatter")
+        ),
     ):
         rows = [json.loads(line) for line in (REPO / "tests" / "eval" / f"{name}.jsonl").read_text().splitlines()]
         assert len(rows) >= (50 if name.startswith("crisis") else 90)
@@ -155,3 +159,14 @@ def test_a_personal_match_held_back_is_a_crisis_when_the_net_leans_the_same_way(
     calm = net.judge("coffee time")
     assert calm.probability == TOPIC_PROBABILITY and combine(calm.probability, 0.0, CUT) == REMINDER
     assert CUT.crisis_net_doubt <= PERSONAL_AGREE <= CUT.crisis_net_sure
+
+
+def test_a_message_without_a_word_is_not_judged_by_the_net():
+    # "?" alone is not a crisis; the vector of punctuation says nothing either way.
+    encoder = KeywordEncoder()
+    net = CrisisNet.fit(encoder, EXAMPLES)
+    calls = encoder.calls
+    for message in ("?", "!!", "...", "12"):
+        assert net.judge(message).probability == 0.0
+    assert encoder.calls == calls
+    assert net.judge("i want to die").probability >= CUT.crisis_net_sure

@@ -75,3 +75,58 @@ def test_a_collection_without_enough_alternates_gets_the_unchecked_default():
     assert choose(pairs(alternates=False), encoders, unchecked="packaged").encoder == "packaged"
     assert choose(pairs(), encoders, min_alternates=100).reason.endswith("not checked")
     assert check(pairs(alternates=False), encoders["finetuned"]).alternates == 0
+
+
+class QueryWordEncoder(WordEncoder):
+    """A WordEncoder that can also encode one query, as the retriever asks."""
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])
+
+
+def tagged(tag: str) -> list[QAPair]:
+    return [
+        p.model_copy(update={"id": f"{tag}-{p.id}", "tags": [tag], "status": "published", "evidence": "background"})
+        for p in pairs()
+    ]
+
+
+def retriever(tmp_path, served, base):
+    from embeddings.retriever import Retriever, Thresholds
+
+    r = Retriever(served, tmp_path, Thresholds.default(), base_encoder=base, min_alternates=5)
+    r.load(tagged("health"), [])
+    return r
+
+
+def test_a_collection_is_searched_with_the_encoder_its_check_prefers(tmp_path):
+    # The served encoder is blind to the collection's topic words; the base one sees them. The
+    # check chooses the base encoder for the collection, and a search naming the tag uses it:
+    # dense alone, "gout facts" reaches the gout pair (the served encoder cannot tell the pairs apart).
+    served, base = QueryWordEncoder("served@1", frozenset(TOPICS)), QueryWordEncoder("base@1")
+    r = retriever(tmp_path, served, base)
+    choice = r.collection_choice("health")
+    assert choice is not None and choice.encoder == "packaged"
+    hits = r.search("gout facts", 1, tag="health", mode="dense")
+    assert hits[0].key == "health-p-gout"
+    # Without the base encoder every search reads the served index, blind to the topic.
+    plain = retriever(tmp_path / "plain", served, None)
+    assert plain.collection_choice("health") is None
+    assert plain.search("gout facts", 1, tag="health", mode="dense")[0].dense < hits[0].dense
+
+
+def test_a_collection_the_served_encoder_serves_better_keeps_it(tmp_path):
+    served, base = QueryWordEncoder("served@1"), QueryWordEncoder("base@1", frozenset(TOPICS))
+    r = retriever(tmp_path, served, base)
+    choice = r.collection_choice("health")
+    assert choice is not None and choice.encoder == "finetuned"
+    assert r.search("gout facts", 1, tag="health", mode="dense")[0].key == "health-p-gout"
+
+
+def test_a_collection_without_enough_alternates_is_not_checked(tmp_path):
+    from embeddings.retriever import Retriever, Thresholds
+
+    served, base = QueryWordEncoder("served@1"), QueryWordEncoder("base@1")
+    r = Retriever(served, tmp_path, Thresholds.default(), base_encoder=base, min_alternates=1000)
+    r.load(tagged("health"), [])
+    assert r.collection_choice("health") is None

@@ -342,14 +342,12 @@ def test_many_publishes_fold_the_delta_into_the_base_now_and_then_and_change_not
 
 
 def test_when_two_texts_of_an_item_score_the_same_the_question_is_the_match_whatever_the_row_order():
-    from types import SimpleNamespace
-
-    snap = SimpleNamespace(rank_of_row=np.array([0, 2, 0, 1, 0]))  # item 0: question row 0, alternates rows 3 and 1
+    rank_of_row = np.array([0, 2, 0, 1, 0])  # item 0: question row 0, alternates rows 3 and 1
     rows, items = np.array([1, 3, 0, 4]), np.array([0, 0, 0, 1])
     scores = np.array([0.9, 0.7, 0.9, 0.5], np.float32)  # the question and alternate 1 are the same text
     for written in (1, 0):  # whichever of the tied rows the scores' sort happened to put last
         best, best_row = np.array([0.9, 0.5], np.float32), np.array([written, 4])
-        Retriever._settle_ties(snap, best, best_row, rows, scores, items, np.ones(4, bool))  # type: ignore[arg-type]
+        Retriever._settle_ties(rank_of_row, best, best_row, rows, scores, items, np.ones(4, bool))
         assert list(best_row) == [0, 4]
 
 
