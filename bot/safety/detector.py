@@ -105,6 +105,7 @@ class _Context:
     topic_question: _Compiled | None
     fiction: _Compiled | None
     present_self: _Compiled | None
+    past: _Compiled | None
 
 
 class _Compiler:
@@ -182,6 +183,7 @@ def _compile_context(c: _Compiler, ctx: Context) -> _Context:
         topic_question=c.pattern(ctx.topic_question, "context.topic_question") if ctx.topic_question else None,
         fiction=c.pattern(ctx.fiction, "context.fiction") if ctx.fiction else None,
         present_self=c.pattern(ctx.present_self, "context.present_self") if ctx.present_self else None,
+        past=c.pattern(ctx.past, "context.past") if ctx.past else None,
     )
 
 
@@ -265,6 +267,8 @@ class Detector:
             out.append(ctx.fiction)
         if ctx.present_self is not None:
             out.append(ctx.present_self)
+        if ctx.past is not None:
+            out.append(ctx.past)
         return out
 
     def _trigger_index(self) -> tuple[dict[str, list[_Compiled]], dict[str, list[tuple[str, _Compiled]]]]:
@@ -440,16 +444,17 @@ class _Message:
 
     @property
     def framed_personal(self) -> bool:
-        """True when someone is in the message, but in a frame that does not say it is happening now: the
-        past ("I used to self-harm, fifteen years ago"), a question about the subject ("should my MS nurse
-        ask about suicidal thoughts?") or a story ("a character in my novel"). Never with anything recent
-        or urgent, and only with a rules file that has topic questions at all."""
+        """True when someone is in the message, but in a frame that says it is not happening now: the past
+        ("I used to self-harm, fifteen years ago") or a story ("a character in my novel"). A question about
+        the subject is not such a frame when someone is in it ("my son is suicidal, is there support for
+        families?" is happening now). Never with anything recent or urgent, nor the writer's own present
+        state, and only with a rules file that has topic questions at all."""
         ctx = self.context
         if ctx.topic_question is None or self.recent or not self.has_person or ctx.strong_urgent.search(self):
             return False
         if ctx.present_self is not None and ctx.present_self.search(self):
             return False
-        cues = (ctx.topic_question, ctx.history, ctx.fiction)
+        cues = (ctx.past, ctx.fiction)
         return any(c is not None and c.search(self) is not None for c in cues)
 
     @property

@@ -137,9 +137,13 @@ class Context(_Strict):
     # of the safety reply. None: no pattern is ever held back this way.
     topic_question: str | None = None
     # Fiction, a play or a piece of writing: "a character in my novel considers suicide". With
-    # topic_question and history, a frame in which a `topic` match with someone in it is held back for
+    # `past`, a frame in which a `topic` match with someone in it is held back for
     # the crisis net to decide (see SafetyMatch.personal). None: only topic questions are held back.
     fiction: str | None = None
+    # Clearly over: "years ago", "as a teenager", "back in 2010". With `fiction`, the only frames in which
+    # a `topic` match with someone in it is held back (a question cue is not enough: "my son is suicidal,
+    # is there support for families?" is happening now). None: no such hold.
+    past: str | None = None
     # The writer's own state now ("I feel", "I keep", "I've been"): never a frame, whatever else is said.
     present_self: str | None = None
 

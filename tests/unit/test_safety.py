@@ -321,6 +321,10 @@ def test_someone_in_a_story_or_in_the_past_is_held_back_for_the_crisis_net_to_we
         "I feel suicidal, is that a side effect of my tablets?",
         "My sister is suicidal right now and won't answer the door",
         "I used to self-harm years ago and I want to start again",
+        # Someone else, now, whatever question follows: a question is not a frame that makes it safe.
+        "my son is suicidal, is there support for families?",
+        "my daughter self harms, are there services for teenagers?",
+        "my friend is talking about suicide, what resources do you have?",
     ],
 )
 def test_the_writers_own_state_or_anything_happening_now_is_never_held_back(message):
