@@ -198,7 +198,6 @@ class _Side:
     digest: str
     choice: Choice
     index: VectorIndex | None
-    keys: tuple[str, ...]  # per row of `index`: the item
 
 
 class Snapshot:
@@ -537,7 +536,7 @@ class Retriever:
             candidates = candidates[lexical[candidates] > 0]
         top = candidates[np.argsort(-fused[candidates], kind="stable")][:k]
         # The confidence fitted for the encoder that scored these items.
-        on_base = view.encoder is not snap.main_view(self.encoder).encoder
+        on_base = view.index is not snap.index  # a collection's own index, of the base encoder's vectors
         scoring = self.base_scoring if on_base and self.base_scoring is not None else self.scoring
         hits = []
         for i in top:
@@ -585,12 +584,8 @@ class Retriever:
         side = self._side(snap, tag)
         view = main
         if side is not None and side.index is not None:
-            items = np.fromiter((snap.position.get(k, -1) for k in side.keys), np.int64, len(side.keys))
-            answers = np.fromiter((e.field == "answer" for e in side.index.entries), bool, len(side.keys))
-            ranks = np.fromiter(
-                (e.position + 1 if e.field == "alternate" else 0 for e in side.index.entries), np.int64, len(side.keys)
-            )
-            view = _View(side.index, self.base_encoder, items, answers, ranks)
+            # The side is reused only while the collection's texts are the same, so its items are all here.
+            view = _View(side.index, self.base_encoder, *_row_arrays(side.index.entries, snap.position))
         with snap._lock:
             snap._views[tag] = view
         return view
@@ -615,7 +610,7 @@ class Retriever:
             if choice.encoder == "packaged":
                 entries = [e for p in pairs for e in _entries(p)]
                 index = VectorIndex.build(entries, base)
-            side = _Side(digest, choice, index, tuple(e.key for e in index.entries) if index else ())
+            side = _Side(digest, choice, index)
             self._sides[tag] = side
             log.info("collection %s: %s encoder (%s)", tag, choice.encoder, choice.reason)
             return side

@@ -28,6 +28,7 @@ from embeddings.retriever import entries_for
 from embeddings.settings import EncoderSettings
 from knowledge.loader import load_pairs
 from knowledge.passages import load_passages
+from tests.bench.run import bare
 from tests.conftest import TEST_CACHE, start_server
 
 CACHE = TEST_CACHE / "encoder"
@@ -76,13 +77,7 @@ def query_latency(path: Path | None, backend: str, qs: list[str]) -> tuple[Sente
 
 def bare_latency(encoder: SentenceEncoder, qs: list[str]) -> list[float]:
     pairs = [p for p in load_pairs() if p.status == "published"]
-    index = VectorIndex.build(entries_for(pairs, load_passages()), encoder)
-    times = []
-    for q in qs:
-        t = time.perf_counter()
-        index.search(encoder.encode([q]), 64)
-        times.append((time.perf_counter() - t) * 1000)
-    return times
+    return bare(encoder, VectorIndex.build(entries_for(pairs, load_passages()), encoder), qs)
 
 
 def service_latency(model_path: str, qs: list[str], chat_qs: list[str], bot: bool) -> dict[str, list[float]]:

@@ -273,21 +273,11 @@ def eval_safety() -> dict:
             cells.append(f"{sure:.3f} / {any_:.3f}")
         print("  " + f"{name + f' ({len(rows)})':<28}" + "".join(f"{c:>24}" for c in cells))
     print("  (crisis rows: recall; the others: false alarms; each as safety / any)")
-    for name in ("held-out crisis", "fresh crisis", "blind crisis", "blind3 crisis", "blind4 crisis"):
+    crisis_sets = [n for n in sets if n.endswith("crisis") and not n.startswith("safety.jsonl")]
+    for name in crisis_sets:
         for m in [m for m in sets[name] if outcome(checks[-1], m) is None]:
             print(f"  missed, {name} ({checks[-1]}): {m}")
-    for name in (
-        "health look-alikes",
-        "fresh look-alikes",
-        "blind look-alikes",
-        "everyday chatter",
-        "fresh chatter",
-        "blind chatter",
-        "blind3 look-alikes",
-        "blind3 chatter",
-        "blind4 look-alikes",
-        "blind4 chatter",
-    ):
+    for name in [n for n in sets if n not in crisis_sets and not n.startswith("safety.jsonl")]:
         for m in [m for m in sets[name] if outcome(checks[-1], m) == SAFETY]:
             print(f"  false alarm, {name} ({checks[-1]}): {m}")
     return out
