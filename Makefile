@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 ROLE ?= staff
 
-.PHONY: help setup run test test-fast lint format token user train finetune bench eval validate export-content install-mpnet clean
+.PHONY: help setup run run-prod test test-fast lint format token user train finetune bench load fuzz eval validate export-content install-mpnet lock audit clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,12 +14,18 @@ setup: ## install both virtual environments (quick when nothing changed)
 run: setup ## install everything and start the chatbot at http://127.0.0.1:8000
 	@$(PY) -m api
 
+run-prod: ## the production profile: PostgreSQL, Redis, two API replicas (each with its Rasa) behind nginx at http://127.0.0.1:8000 [ARGS=...]
+	@scripts/run-prod.sh $(ARGS)
+
 test: ## install what the tests need, check the code (lint, format, types, layers) and run the whole suite
 	@scripts/setup.sh --test
 	@scripts/install-chromium.sh
 	@scripts/install-axe.sh
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-redis.sh
+	@scripts/ensure-nginx.sh
 	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory audit
 	@$(PY) -m pytest
 
 lint: ## ruff (lint and format check), mypy and the layers' import contract, over the whole tree
@@ -27,6 +33,13 @@ lint: ## ruff (lint and format check), mypy and the layers' import contract, ove
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy
 	@.venv/bin/lint-imports --no-cache
+
+audit: ## known vulnerabilities of both locked environments (pip-audit); each accepted one is in security/pip-audit-ignore.txt
+	@scripts/setup.sh --test >/dev/null
+	@$(PY) scripts/audit.py
+
+lock: ## re-lock the dependencies with hashes after editing a requirements*.txt [UPGRADE=all|name,name]
+	@scripts/lock.sh $(if $(UPGRADE),--upgrade $(UPGRADE))
 
 format: ## apply ruff's fixes and formatting
 	@.venv/bin/ruff check --fix .
@@ -53,6 +66,15 @@ finetune: ## fine-tune the encoder on the published Q&A pairs now (the service u
 bench: ## latency and throughput figures (prints, never asserts)
 	@scripts/setup.sh --test
 	@$(PY) -m tests.bench.run
+
+load: ## 100 chat visitors then 100 staff searches, 10 min each: req/s, p50/p95/p99, errors, memory (prints) [ARGS=...]
+	@scripts/setup.sh --test
+	@$(PY) -m tests.load.run $(ARGS)
+
+fuzz: ## schemathesis, every check, against a running test instance (it edits content): make fuzz URL=http://127.0.0.1:8000 TOKEN=<editor token> [EXAMPLES=200]
+	@test -n "$(URL)" -a -n "$(TOKEN)" || { echo 'Say where, with a token (make token ROLE=editor) of that instance: make fuzz URL=http://127.0.0.1:8000 TOKEN=...' >&2; exit 2; }
+	@scripts/setup.sh --test >/dev/null
+	@$(PY) -m tests.hostile.run --base-url "$(URL)" --token="$(TOKEN)" --max-examples $(or $(EXAMPLES),200)
 
 eval: ## retrieval, out-of-scope and safety figures through the service (prints, never asserts)
 	@scripts/setup.sh --test

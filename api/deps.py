@@ -14,7 +14,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.accounts import COOKIE, Accounts
-from api.errors import Forbidden, ServiceError, Unauthorized
+from api.clients import client_address
+from api.errors import Forbidden, ServiceError, TooManyRequests, Unauthorized
+from api.limits import Limiter
 from api.runtime import Runtime
 
 
@@ -23,6 +25,20 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def client_of(request: Request) -> str:
+    """The client's address: the connecting one, or the visitor's behind a trusted proxy (api/clients.py)."""
+    return client_address(request, request.app.state.runtime.settings.web.trusted_proxies)
+
+
+def check_rate(limiter: Limiter, request: Request, what: str) -> None:
+    """429 with Retry-After when this client has used up its allowance on this limiter."""
+    wait = limiter.check(client_of(request))
+    if wait:
+        raise TooManyRequests(
+            f"Too many {what}: please wait a moment and try again.", headers={"Retry-After": str(int(wait + 0.999))}
+        )
 
 
 def _bearer(request: Request) -> str | None:

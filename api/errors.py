@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("faqbot")
@@ -75,6 +76,9 @@ def _is_json(request: Request) -> bool:
 def validation_body(errors: list[dict]) -> dict:
     detail = []
     for e in errors:
+        if e.get("type") == "json_invalid" and "ctx" in e:  # FastAPI puts the character offset where a field goes
+            error = (e.get("ctx") or {}).get("error", "")
+            e = {**e, "loc": ("body",), "msg": f"the body is not valid JSON ({error})" if error else "not valid JSON"}
         loc = [str(x) for x in e.get("loc", ())]
         field = ".".join(x for x in loc if x not in ("body", "query", "path", "header")) or "body"
         detail.append(
@@ -121,6 +125,21 @@ def install(app: FastAPI) -> None:
             {"error": "http_error", "message": str(exc.detail)},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _store_down(request: Request, exc: DBAPIError):
+        # The database restarting or unreachable: say so and when to retry; a bug in a query is still a 500.
+        if not (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated):
+            return await _unexpected(request, exc)
+        log.warning("the store is unavailable on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
+        return JSONResponse(
+            {
+                "error": "store_unavailable",
+                "message": "The knowledge store is unavailable for a moment. Please try again shortly.",
+            },
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

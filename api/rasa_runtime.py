@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from api.settings import REPO_ROOT, Settings
+from bot.answering import rasa_text
 
 log = logging.getLogger("faqbot.rasa")
 
@@ -117,6 +118,33 @@ def train(model_dir: Path, log_file: Path | None = None) -> Path:
         return target
 
 
+def redis_stores(redis_url: str, idle_seconds: float) -> str:
+    """Rasa's tracker and lock stores in Redis (endpoints.yml), so that every replica's Rasa server
+    continues any conversation, one message at a time, and a restarted one forgets nothing. A tracker
+    expires with the conversation's idle limit (bot/sessions.py)."""
+    import json
+    from urllib.parse import unquote, urlsplit
+
+    u = urlsplit(redis_url)
+    if u.scheme not in ("redis", "rediss"):
+        raise ValueError(f"redis_url must start with redis:// or rediss://, not {redis_url!r}")
+    common = {
+        "url": u.hostname or "localhost",
+        "port": u.port or 6379,
+        "db": int(u.path.strip("/") or 0),
+        "key_prefix": "faqbot",
+        "use_ssl": u.scheme == "rediss",
+    }
+    if u.username:
+        common["username"] = unquote(u.username)
+    if u.password:
+        common["password"] = unquote(u.password)
+    tracker = {"type": "redis", **common, "record_exp": int(idle_seconds)}
+    lock = {"type": "redis", **common, "socket_timeout": 2}
+    # JSON is YAML: every value quoted and escaped as it should be.
+    return f"tracker_store: {json.dumps(tracker)}\nlock_store: {json.dumps(lock)}\n"
+
+
 def _loopback_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "", "localhost") or host.startswith("127.") else host
 
@@ -170,11 +198,13 @@ class RasaRuntime:
         s = self.settings
         path = run_dir / "endpoints.yml"
         url = f"http://{_loopback_host(s.host)}:{s.port}/internal/actions"
-        path.write_text(
+        text = (
             "# Written by the API at start; the token changes at every start.\n"
-            f'action_endpoint:\n  url: "{url}"\n  headers:\n    Authorization: "Bearer {self.action_token}"\n',
-            encoding="utf-8",
+            f'action_endpoint:\n  url: "{url}"\n  headers:\n    Authorization: "Bearer {self.action_token}"\n'
         )
+        if s.redis_url:
+            text += redis_stores(s.redis_url, s.conversation.session_idle_minutes * 60)
+        path.write_text(text, encoding="utf-8")
         path.chmod(0o600)
         return path
 
@@ -206,6 +236,9 @@ class RasaRuntime:
                     str(s.rasa_port),
                     "--log-file",
                     str(s.log_dir / "rasa.log"),
+                    # Quietens the loggers that would write a visitor's words (see bot/logging.yml).
+                    "--logging-config-file",
+                    str(BOT_DIR / "logging.yml"),
                 ]
                 started = time.monotonic()
                 with open(s.log_dir / "rasa-stdout.log", "ab") as logf:  # the child keeps its own handle
@@ -257,7 +290,7 @@ class RasaRuntime:
             raise BotUnavailable(self.state)
         try:
             r = await self._client.post(
-                self.base_url + "/webhooks/rest/webhook", json={"sender": sender, "message": message}
+                self.base_url + "/webhooks/rest/webhook", json={"sender": sender, "message": rasa_text(message)}
             )
         except httpx.HTTPError as exc:
             raise BotUnavailable(f"{type(exc).__name__}") from exc

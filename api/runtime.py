@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from api.auth import Tokens
-from api.limits import RateLimiter
+from api.limits import Limiter, RateLimiter, RedisRateLimiter
 from api.rasa_runtime import RasaRuntime
 from api.settings import Settings
 from bot.answering import Answerer
 from bot.safety.semantic import CrisisNet, load_net
-from bot.sessions import Sessions
+from bot.sessions import RedisSessions, Sessions
 from embeddings.calibration import calibrate_at_start, labelled_questions, served_scoring
 from embeddings.encoder import SentenceEncoder
 from embeddings.finetune import is_finetuned
-from embeddings.loading import base_model_path, is_packaged, load_encoder
+from embeddings.loading import base_model_path, current_encoder_path, is_packaged, load_encoder
 from embeddings.retraining import Retrainer
 from embeddings.retriever import Retriever
 from knowledge.loader import load_pairs
@@ -66,6 +67,29 @@ def load_crisis_net(
     return net
 
 
+def shared_state(settings: Settings) -> dict:
+    """Sessions and rate limits: in Redis when `redis_url` is set (every replica sees them), else here."""
+    idle = settings.conversation.session_idle_minutes * 60
+    if not settings.redis_url:
+        return {
+            "sessions": Sessions(idle_seconds=idle),
+            "limiter": RateLimiter(settings.chat.rate_limit_per_minute),
+            "search_limiter": RateLimiter(settings.search.rate_limit_per_minute),
+        }
+    import redis
+
+    # Short timeouts: a Redis that does not answer must not hold a visitor's reply for long.
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=15
+    )
+    return {
+        "redis": client,
+        "sessions": RedisSessions(client, idle_seconds=idle),
+        "limiter": RedisRateLimiter(client, settings.chat.rate_limit_per_minute, "chat"),
+        "search_limiter": RedisRateLimiter(client, settings.search.rate_limit_per_minute, "search"),
+    }
+
+
 @dataclass
 class Runtime:
     store: Store
@@ -74,15 +98,57 @@ class Runtime:
     answerer: Answerer
     rasa: RasaRuntime
     passages: list[Passage]
-    sessions: Sessions
-    limiter: RateLimiter
+    sessions: Sessions | RedisSessions
+    limiter: Limiter
     settings: Settings
+    search_limiter: Limiter
     # Background retraining of the encoder and its confidence (embeddings/retraining.py), set by build_runtime.
     retrainer: Retrainer = field(init=False)
+    # The store's content version the index was last built from (Store.content_version).
+    content_version: int = -1
+    # How many times the served index changed (faqbot_index_updates_total in /metrics).
+    index_updates: int = 0
+    # Why the index is behind the store (a failed re-index), None when it is not.
+    index_problem: str | None = None
+    redis: object | None = None
 
     def reindex(self) -> bool:
         """Serve what the store holds now; the old index serves until the new one is ready."""
-        return self.retriever.load(self.store.published_pairs(), self.passages)
+        version = self.store.content_version()
+        try:
+            built = self.retriever.load(self.store.published_pairs(), self.passages)
+        except OSError as exc:
+            self.index_problem = f"the index could not be written ({exc.strerror or exc}); retrying"
+            raise
+        self.content_version, self.index_problem = version, None
+        self.index_updates += int(built)
+        return built
+
+    def reindex_after_change(self) -> None:
+        """After a change was saved: serve it now if the index can be written. If it cannot (a full disk),
+        the change stays saved, the previous index keeps serving, and the sync loop retries until it can."""
+        try:
+            self.reindex()
+        except OSError:
+            log.error(
+                "re-indexing after a change failed: %s; the change is saved and will be served once it works",
+                self.index_problem,
+            )
+
+    def sync(self) -> list[str]:
+        """Catch up with what another replica (or a failed re-index here) left behind: content published
+        since this index was built, and a fine-tuned model another replica made current. What changed."""
+        changed = []
+        if self.store.content_version() != self.content_version:
+            self.reindex()
+            changed.append("content")
+        if self.settings.encoder.finetune and not self.retrainer.running:
+            path = current_encoder_path(self.settings.encoder, self.settings.encoder_cache_dir)
+            served = getattr(self.retriever.encoder, "model_path", None)
+            if path is not None and (served is None or path.resolve() != Path(served).resolve()):
+                self.retrainer.adopt(path)
+                changed.append("model")
+        return changed
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -117,9 +183,8 @@ def build_runtime(settings: Settings) -> Runtime:
         answerer=Answerer(retriever, settings.bot_config, load_crisis_net(settings, encoder, base)),
         rasa=RasaRuntime(settings),
         passages=load_passages(),
-        sessions=Sessions(idle_seconds=settings.conversation.session_idle_minutes * 60),
-        limiter=RateLimiter(settings.chat.rate_limit_per_minute),
         settings=settings,
+        **shared_state(settings),
     )
     runtime.retrainer = Retrainer(
         retriever,

@@ -12,8 +12,7 @@ forget them. What a response gets depends on what it is:
 - files under /static/: a short cache, so a changed page reaches browsers within minutes;
 - the widget's files: `Cross-Origin-Resource-Policy: cross-origin`, so other sites may load them.
 
-FastAPI's own /docs and /redoc pages load their script from a CDN inline; they are left without a
-policy here (their hardening is another issue's).
+The API documentation at /docs is our own files (api/routes/docs.py), under the same policy.
 
 CORS: Starlette's CORSMiddleware, but only for /api/chat and only for the origins in
 `web.allowed_origins`; no credentials, so a page elsewhere can ask questions and nothing more.
@@ -34,7 +33,6 @@ PAGE_CSP = (
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 STATIC_CACHE = "public, max-age=300"
 WIDGET_PATHS = ("/widget.js", "/static/widget")  # the script other sites load, and its own files
-UNPOLICED_PAGES = ("/docs", "/redoc")
 CHAT_PATH = "/api/chat"
 
 
@@ -48,8 +46,7 @@ def headers_for(path: str, headers: MutableHeaders) -> None:
     headers.setdefault("Referrer-Policy", "no-referrer")
     media = _media_type(headers)
     if media == "text/html":
-        if not path.startswith(UNPOLICED_PAGES):
-            headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        headers.setdefault("Content-Security-Policy", PAGE_CSP)
     elif media == "application/json" or media.endswith("+json"):
         headers.setdefault("Content-Security-Policy", JSON_CSP)
     if path.startswith("/api/"):

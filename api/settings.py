@@ -27,6 +27,17 @@ def config_path() -> Path:
     return Path(os.environ.get("FAQBOT_CONFIG") or REPO_ROOT / "config.yml")
 
 
+def profile_path() -> Path | None:
+    """The profile file laid over config.yml: FAQBOT_PROFILE=prod reads config.prod.yml (or a path)."""
+    profile = os.environ.get("FAQBOT_PROFILE", "").strip()
+    if not profile:
+        return None
+    path = Path(profile) if profile.endswith((".yml", ".yaml")) else REPO_ROOT / f"config.{profile}.yml"
+    if not path.exists():
+        raise FileNotFoundError(f"FAQBOT_PROFILE={profile!r}: there is no {path}")
+    return path
+
+
 class RasaSettings(BaseModel):
     """The Rasa server the API runs beside itself (config.yml `bot:`)."""
 
@@ -37,6 +48,31 @@ class RasaSettings(BaseModel):
 
 class ChatSettings(BaseModel):
     rate_limit_per_minute: int = Field(60, ge=0)
+
+
+class SearchSettings(BaseModel):
+    """Staff search (config.yml `search:`)."""
+
+    # Searches one client may make per minute; 0 turns the limit off.
+    rate_limit_per_minute: int = Field(240, ge=0)
+
+
+class PrivacySettings(BaseModel):
+    """What the service keeps of what visitors write (config.yml `privacy:`)."""
+
+    # Keep visitors' conversations (redacted) for the quality loop; off by default.
+    store_transcripts: bool = False
+    # Stored transcripts are deleted after this many days.
+    transcript_retention_days: int = Field(30, ge=1)
+
+
+class OperationsSettings(BaseModel):
+    """Metrics, logs and the replicas' shared state (config.yml `operations:`)."""
+
+    # Prometheus metrics at /metrics.
+    metrics: bool = True
+    # Seconds between a replica's checks that the store changed under it (another replica published).
+    sync_seconds: float = Field(2, gt=0)
 
 
 class WebSettings(BaseModel):
@@ -57,6 +93,15 @@ class WebSettings(BaseModel):
     # Sign-in attempts one client address may make within signin_window_minutes (0: no limit).
     signin_max_attempts_per_client: int = Field(20, ge=0)
     signin_window_minutes: float = Field(15, gt=0)
+    # Addresses (or networks, CIDR) of reverse proxies whose X-Forwarded-For names the client;
+    # a forwarding header from anyone else is ignored. Empty: the connecting address is the client.
+    trusted_proxies: list[str] = []
+    # Request bodies larger than this are refused with 413 before they are read (bytes) ...
+    max_body_bytes: int = Field(262_144, ge=1024)
+    # ... except an import of Q&A pairs, which may be this large.
+    max_import_bytes: int = Field(33_554_432, ge=1024)
+    # Serve the interactive API documentation at /docs (its own files, same CSP as every page).
+    api_docs: bool = True
 
     @field_validator("allowed_origins")
     @classmethod
@@ -81,6 +126,9 @@ class Settings(BaseSettings):
     rasa_port: int = Field(5005, ge=1, le=65535)
     data_dir: Path = Path("./var")
     database_url: str = ""
+    # Redis for sessions, rate limits and Rasa's tracker and lock stores (production profile).
+    # Empty: they live in this process's memory (one replica only).
+    redis_url: str = ""
     encoder: EncoderSettings = EncoderSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     retrain: RetrainSettings = RetrainSettings()
@@ -88,6 +136,9 @@ class Settings(BaseSettings):
     conversation: ConversationSettings = ConversationSettings()
     validation: ValidationSettings = ValidationSettings()
     chat: ChatSettings = ChatSettings()
+    search: SearchSettings = SearchSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    operations: OperationsSettings = OperationsSettings()
     helpline: HelplineSettings = HelplineSettings()
     emergency: EmergencySettings = EmergencySettings()
     web: WebSettings = WebSettings()
@@ -102,6 +153,10 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        # A profile (config.prod.yml) changes a few keys of config.yml and inherits the rest.
+        profile = profile_path()
+        if profile is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=profile))
         path = config_path()
         if path.exists():
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))

@@ -11,12 +11,13 @@ import json
 import re
 
 from bot.advice import is_personal_advice
+from bot.intents import SmalltalkIntents
 from bot.menu import ExampleQuestions, is_vague
 from bot.replies import AnswerPayload, Citation, Feedback, Option, Reply
 from bot.safety.semantic import CrisisNet, Judgement
 from bot.settings import BotConfig, ConversationSettings
 from embeddings.retriever import Decision, Hit, Retriever
-from knowledge.schema import QAPair, Source
+from knowledge.schema import SLUG, QAPair, Source
 
 CHOOSE_INTENT = "choose_pair"
 NONE_INTENT = "none_of_these"
@@ -105,6 +106,25 @@ def is_none_of_these(message: str) -> bool:
     return message.strip() == "/" + NONE_INTENT
 
 
+def rasa_text(message: str) -> str:
+    """The message as Rasa may read it. Rasa takes a message that begins with "/" for an intent with
+    entities (`/intent{json}`) and writes one it cannot parse, the visitor's words included, to its log.
+    So only the payloads our own buttons send keep their "/" (rebuilt from what they parse to, so
+    nothing else rides along); any other message loses its leading slashes and is read as text."""
+    text = message.strip()
+    if not text.startswith("/"):
+        return text
+    choice = parse_choice(text)
+    if choice is not None and re.fullmatch(SLUG, choice):
+        return choice_payload(choice)
+    feedback = parse_feedback(text)
+    if feedback is not None and re.fullmatch(SLUG, feedback[0]):
+        return feedback_payload(*feedback)
+    if is_none_of_these(text):
+        return "/" + NONE_INTENT
+    return text.lstrip("/").strip() or "?"
+
+
 def is_follow_up(message: str, max_words: int = ConversationSettings().follow_up_max_words) -> bool:
     """A short message that leans on the last answer ("who proposed it?")."""
     words = message.split()
@@ -121,6 +141,8 @@ class Answerer:
         # crisis intent alone, as before the net.
         self.crisis_net = crisis_net if config.conversation.crisis_net else None
         self.examples = ExampleQuestions()
+        # Small talk and requests for a person, for the replies given while Rasa is down.
+        self.intents = SmalltalkIntents(lambda: self.retriever.encoder)
 
     def today(self) -> dt.date:
         return dt.date.today()
@@ -165,6 +187,19 @@ class Answerer:
             decision = Decision("fallback")
         personal = is_personal_advice(message)
         return [self.from_decision(decision, personal)]
+
+    def reply_directly(self, message: str) -> list[Reply]:
+        """The replies while Rasa cannot answer: a greeting, thanks, goodbye or "are you a bot?" gets its
+        usual reply and a request for a person the helpline (bot/intents.py); anything else goes to
+        reply_to. (There is no conversation history here: follow-ups are not resolved.)"""
+        intent = self.intents.classify(message)
+        if intent == "request_human":
+            return [self.handoff()]
+        if intent == "greet":
+            return [self.menu(greeting=True)]
+        if intent:
+            return [self.smalltalk(intent)]
+        return self.reply_to(message)
 
     def from_decision(self, decision: Decision, personal: bool = False) -> Reply:
         best = decision.best
@@ -339,9 +374,11 @@ class Answerer:
 
     def judge_crisis(self, message: str) -> Judgement | None:
         """The crisis net's judgement of a message, or None without a net (a button's payload: None)."""
-        if self.crisis_net is None or not message.strip() or message.strip().startswith("/"):
+        # Text typed with a leading "/" is still judged ("/I want to end it"); only our own buttons' payloads are not.
+        text = rasa_text(message)
+        if self.crisis_net is None or not text.strip() or text.startswith("/"):
             return None
-        return self.crisis_net.judge(message)
+        return self.crisis_net.judge(text)
 
     def safety_reminder(self) -> Reply:
         e = self.config.emergency

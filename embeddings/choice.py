@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, encode_stored
 from knowledge.schema import QAPair
 
 ENCODERS = ("finetuned", "packaged")
@@ -64,7 +64,7 @@ def check(pairs: list[QAPair], encoder: Encoder) -> Check:
     queries = np.flatnonzero(is_alternate)
     if not len(queries):
         return Check(len(pairs), 0, 0.0, 0.0)
-    vectors = encoder.encode(texts)
+    vectors = encode_stored(encoder, texts)
     owners = np.asarray(owner)
     sims = vectors[queries] @ vectors.T
     sims[np.arange(len(queries)), queries] = -np.inf  # the alternate itself

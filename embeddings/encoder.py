@@ -7,8 +7,11 @@ exported model gives the same vectors (cosine 1.0000) at about three times the s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
+import sqlite3
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -17,6 +20,8 @@ from typing import Protocol
 import numpy as np
 
 from knowledge.atomic import build_beside
+
+log = logging.getLogger("faqbot")
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # Models are local folders: nothing is ever fetched from a hub, and tokenizers do not start threads of their own.
@@ -30,6 +35,12 @@ class Encoder(Protocol):
     dimension: int
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def encode_stored(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """The collection's own texts, through the encoder's vector cache when it has one (SentenceEncoder)."""
+    stored = getattr(encoder, "encode_stored", None)
+    return stored(texts) if stored is not None else encoder.encode(texts)
 
 
 class QueryEncoder(Encoder, Protocol):
@@ -86,6 +97,8 @@ class SentenceEncoder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        safe_id = self.model_id.replace("@", "-").replace("/", "_")
+        self._stored = VectorStore(cache_dir / "vectors" / f"{safe_id}.sqlite", self.dimension) if cache_dir else None
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
@@ -98,6 +111,26 @@ class SentenceEncoder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_stored(self, texts: list[str]) -> np.ndarray:
+        """As encode, for the collection's own texts (questions, alternates, answers, passages): vectors
+        already computed by this model come from a file in the cache folder, shared by every process
+        and replica, so a restart, a second replica or a new data folder need not embed them again.
+        Never used for what visitors or staff type, which is never written to disk."""
+        if self._stored is None or not texts:
+            return self.encode(texts)
+        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in texts]
+        found = self._stored.get(keys)
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        vectors = np.zeros((len(texts), self.dimension), np.float32)
+        for i, k in enumerate(keys):
+            if k in found:
+                vectors[i] = found[k]
+        if todo:
+            fresh = self.encode([texts[i] for i in todo])
+            vectors[todo] = fresh
+            self._stored.put({keys[i]: fresh[j] for j, i in enumerate(todo)})
+        return vectors
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query as a (1, d) array; repeated questions come from the cache."""
@@ -114,6 +147,55 @@ class SentenceEncoder:
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return vec
+
+
+class VectorStore:
+    """Vectors of one model by the digest of their text, in a SQLite file (WAL: many readers, one writer).
+
+    A cache and nothing more: any failure to read or write it (a full disk, a locked or damaged file)
+    is logged once and the vectors are computed instead."""
+
+    def __init__(self, path: Path, dimension: int):
+        self.path = path
+        self.dimension = dimension
+        self._failed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        c = sqlite3.connect(self.path, timeout=10)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        return c
+
+    def _fail(self, exc: Exception) -> None:
+        if not self._failed:
+            log.warning("the vector cache %s is not usable (%s); computing vectors instead", self.path, exc)
+        self._failed = True
+
+    def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        try:
+            with contextlib.closing(self._connect()) as c:
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for key, blob in c.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+                        v = np.frombuffer(blob, dtype=np.float32)
+                        if v.shape == (self.dimension,):
+                            out[key] = v
+        except (sqlite3.Error, OSError) as exc:
+            self._fail(exc)
+        return out
+
+    def put(self, items: dict[str, np.ndarray]) -> None:
+        try:
+            with contextlib.closing(self._connect()) as c, c:
+                c.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
+                    [(k, np.ascontiguousarray(v, np.float32).tobytes()) for k, v in items.items()],
+                )
+        except (sqlite3.Error, OSError) as exc:
+            self._fail(exc)
 
 
 def model_digest(folder: Path) -> str:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from embeddings.encoder import encode_stored
 from knowledge.atomic import build_beside, fsync_dir, locked, read_pointer, write_pointer
 
 if TYPE_CHECKING:
@@ -260,7 +261,7 @@ class VectorIndex:
                 else:
                     todo.append(i)
         if todo:
-            vectors[todo] = encoder.encode([entries[i].text for i in todo])
+            vectors[todo] = encode_stored(encoder, [entries[i].text for i in todo])
         return cls.from_vectors(entries, vectors, encoder.model_id)
 
     def apply(
@@ -285,7 +286,7 @@ class VectorIndex:
         if todo:
             if encoder is None or encoder.model_id != self.model_id:
                 raise ValueError("new texts need the encoder this index was built with")
-            vectors[todo] = encoder.encode([add[i].text for i in todo])
+            vectors[todo] = encode_stored(encoder, [add[i].text for i in todo])
 
         nb = self.index.ntotal
         alive = np.ones(self.rows, bool) if self._alive is None else self._alive.copy()

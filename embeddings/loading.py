@@ -7,6 +7,7 @@ the encoder the same way, from the encoder settings alone.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 from embeddings.encoder import SentenceEncoder, default_model_path, model_digest
@@ -70,3 +71,16 @@ def retrain(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]) -> 
     """Fine-tune on these pairs now (or reuse the model already trained on exactly them); it becomes current."""
     base = base_model_path(settings)
     return finetune(base, model_digest(base), pairs, finetune_dir(cache_dir, base))
+
+
+@lru_cache(maxsize=8)
+def _digest(folder: str, mtime_ns: int) -> str:
+    return model_digest(Path(folder))
+
+
+def current_encoder_path(settings: EncoderSettings, cache_dir: Path) -> Path | None:
+    """The fine-tuned model made current in this cache folder (by this process or another replica
+    sharing it), without training one; None when there is none for the base model."""
+    base = base_model_path(settings)
+    stamp = (base / "config.json").stat().st_mtime_ns if (base / "config.json").exists() else 0
+    return current(finetune_dir(cache_dir, base), _digest(str(base.resolve()), stamp))

@@ -314,6 +314,13 @@ class Retrainer:
         promote(model_path.parent, model_path)  # the fine-tuned models of its base (finetune_dir)
         _drop_exports(self.cache_dir)
 
+    def adopt(self, model_path: Path) -> None:
+        """Serve a fine-tuned model that another replica sharing the cache folder made current."""
+        s = self.encoder_settings
+        encoder = SentenceEncoder(model_path, backend=s.backend, cache_dir=self.cache_dir, cache_size=s.cache_size)
+        self.retriever.swap_encoder(encoder, served_scoring(self.retrieval, model_path, finetuned=True))
+        log.info("retrain: now serving %s, made current elsewhere", encoder.model_id)
+
     # --- schedule -------------------------------------------------------------------------
 
     def start_schedule(self) -> None:

@@ -71,6 +71,17 @@ class Source(BaseModel):
     def _no_date(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("published", mode="after")
+    @classmethod
+    def _real_date(cls, v: str | None) -> str | None:
+        if v is not None:
+            parts = [int(p) for p in v.split("-")]
+            try:
+                dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+            except ValueError:
+                raise ValueError(f"{v!r} is not a real date") from None
+        return v
+
     def published_date(self) -> dt.date | None:
         if self.published is None:
             return None

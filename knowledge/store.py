@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -155,6 +156,21 @@ markers = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+# Visitors' turns, kept only where privacy.store_transcripts is on: the session id hashed, the message
+# with personal details replaced before it gets here (bot/redact.py), and what was answered. Rows older
+# than the retention are deleted (purge_transcripts).
+transcripts = Table(
+    "transcripts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("message", Text, nullable=False),
+    Column("reply_kinds", String(200), nullable=False),
+    Column("pair_id", String(120), nullable=True),
+    Column("confidence", Float, nullable=True),
+)
+
 Index("ix_revisions_pair_id", revisions.c.pair_id)
 
 FLAG_STATES = ("open", "closed")
@@ -252,6 +268,18 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One stored turn of a visitor's conversation (privacy.store_transcripts)."""
+
+    session: str
+    at: dt.datetime
+    message: str
+    reply_kinds: tuple[str, ...]
+    pair_id: str | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
 class SeedReport:
     created: int
     updated: int
@@ -282,7 +310,13 @@ def connect(url: str) -> Engine:
     """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    # hide_parameters: a database error's text (logged with its traceback) never holds the values
+    # written, which can be a staff member's note or a visitor's redacted message.
+    # A PostgreSQL host that does not answer at all must not hold a request (or /readyz) for minutes.
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+    engine = create_engine(
+        url, pool_pre_ping=not url.startswith("sqlite"), hide_parameters=True, connect_args=connect_args
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -410,6 +444,12 @@ class Store:
         if row is None or (row.deleted_at is not None and not deleted):
             return None
         return _row_to_stored(row)
+
+    def content_version(self) -> int:
+        """A number that grows with every change to any pair (the newest revision's id): a replica
+        whose index was built at an older number has missed another replica's change."""
+        with self._read() as c:
+            return int(c.execute(select(func.max(revisions.c.id))).scalar_one() or 0)
 
     def count(self) -> int:
         """How many live pairs there are."""
@@ -748,8 +788,53 @@ class Store:
                 raise Conflict(f"closed already by {row.closed_by}")
         return _row_to_flag(row)
 
+    # --- transcripts ----------------------------------------------------------------------
+
+    def add_turn(self, turn: Turn) -> None:
+        """Store one turn as given: the caller has hashed the session and redacted the message."""
+        with self._write() as c:
+            c.execute(
+                insert(transcripts).values(
+                    session=turn.session[:64],
+                    at=_aware(turn.at).astimezone(dt.UTC),
+                    message=_storable(turn.message),
+                    reply_kinds=",".join(turn.reply_kinds)[:200],
+                    pair_id=turn.pair_id,
+                    confidence=turn.confidence,
+                )
+            )
+
+    def turns(self, session: str | None = None, limit: int = 1000) -> list[Turn]:
+        """Stored turns, oldest first (one session's, or all)."""
+        q = select(transcripts).order_by(transcripts.c.at, transcripts.c.id).limit(limit)
+        if session is not None:
+            q = q.where(transcripts.c.session == session)
+        with self._read() as c:
+            return [
+                Turn(
+                    session=r.session,
+                    at=_aware(r.at),
+                    message=r.message,
+                    reply_kinds=tuple(k for k in r.reply_kinds.split(",") if k),
+                    pair_id=r.pair_id,
+                    confidence=r.confidence,
+                )
+                for r in c.execute(q)
+            ]
+
+    def purge_turns(self, before: dt.datetime) -> int:
+        """Delete the turns stored before this time; how many were deleted."""
+        cutoff = _aware(before).astimezone(dt.UTC)
+        with self._write() as c:
+            return c.execute(transcripts.delete().where(transcripts.c.at < cutoff)).rowcount or 0
+
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _storable(value: str) -> str:
+    """Text every backend can hold: no NUL (PostgreSQL refuses it), no lone surrogates (not UTF-8)."""
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _flag_note(note: str, required: bool) -> str:

@@ -35,7 +35,9 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
             "FAQBOT_DATA_DIR": str(data_dir),
             "FAQBOT_ENCODER__CACHE_DIR": str(TEST_CACHE / "encoder"),
             "FAQBOT_BOT__MODEL_DIR": str(TEST_CACHE / "bot-models"),
+            # Every test client is 127.0.0.1: tests of the limits set their own (tests/e2e/test_load.py needs them off).
             "FAQBOT_CHAT__RATE_LIMIT_PER_MINUTE": "0",
+            "FAQBOT_SEARCH__RATE_LIMIT_PER_MINUTE": "0",
             "HF_HUB_OFFLINE": "1",
         }
     )

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.accounts import COOKIE, PASSWORD_MAX, Session, SignInRefused, TooManyAttempts
-from api.deps import AccountsDep
+from api.deps import AccountsDep, client_of
 from api.errors import Forbidden, TooManyRequests, Unauthorized
 
 router = APIRouter(prefix="/api/auth", tags=["staff sign-in"])
@@ -94,7 +94,7 @@ def _minutes(seconds: int) -> str:
 def login(body: LoginRequest, request: Request, response: Response, accounts: AccountsDep) -> AuthSession:
     """Sign in with a username and password; the session comes back as the `faqbot_session` cookie."""
     _refuse_other_sites(request)
-    client = request.client.host if request.client else "unknown"
+    client = client_of(request)
     try:
         signed = accounts.sign_in(body.username, body.password, client)
     except TooManyAttempts as exc:

@@ -16,10 +16,10 @@ import logging
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from api.deps import RuntimeDep
-from api.errors import TooManyRequests
+from api.deps import RuntimeDep, check_rate
 from api.rasa_runtime import BotUnavailable
 from api.schemas import ChatRequest, ChatResponse
+from api.transcripts import finish_turn
 from bot.answering import Answerer, parse_feedback
 from bot.replies import Reply
 from bot.safety import detect
@@ -66,31 +66,31 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Chat
     crisis = detect(body.message)
     if crisis:
         log.warning("safety reply given (%s)", crisis.category)
-        return ChatResponse(session_id=session_id, replies=[runtime.answerer.safety(crisis.category)])
+        response = ChatResponse(session_id=session_id, replies=[runtime.answerer.safety(crisis.category)])
+        return await finish_turn(request, body.message, response, safety="rules")
     answerer = runtime.answerer
     judged = await asyncio.to_thread(answerer.judge_crisis, body.message)
     if judged and combine(judged.probability, 0.0, answerer.config.conversation) == SAFETY:
         log.warning("safety reply given (crisis net: %s, %.2f)", judged.category, judged.probability)
-        return ChatResponse(session_id=session_id, replies=[answerer.safety(judged.category)])
-    client = request.client.host if request.client else "unknown"
-    wait = runtime.limiter.check(client) if runtime.limiter else 0
-    if wait:
-        raise TooManyRequests(
-            "Too many messages: please wait a moment and try again.", headers={"Retry-After": str(int(wait + 0.999))}
-        )
+        response = ChatResponse(session_id=session_id, replies=[answerer.safety(judged.category)])
+        return await finish_turn(request, body.message, response, safety="net")
+    check_rate(runtime.limiter, request, "messages")
     feedback = parse_feedback(body.message)
     if feedback:
         pair_id, helpful = feedback
         if runtime.retriever.pair(pair_id):
             await asyncio.to_thread(runtime.store.add_feedback, pair_id, helpful)
-        return ChatResponse(session_id=session_id, replies=[runtime.answerer.feedback_thanks(helpful)])
+        response = ChatResponse(session_id=session_id, replies=[runtime.answerer.feedback_thanks(helpful)])
+        return await finish_turn(request, body.message, response)
     try:
         replies = replies_from_rasa(await runtime.rasa.send(session_id, body.message))
         if replies:
-            return ChatResponse(session_id=session_id, replies=with_reminder(runtime.answerer, replies, judged))
+            response = ChatResponse(session_id=session_id, replies=with_reminder(runtime.answerer, replies, judged))
+            return await finish_turn(request, body.message, response)
         log.warning("Rasa sent nothing a visitor can read; answering directly")
     except BotUnavailable as exc:
         log.info("answering directly: Rasa unavailable (%s)", exc)
-    replies = await asyncio.to_thread(runtime.answerer.reply_to, body.message)
+    replies = await asyncio.to_thread(runtime.answerer.reply_directly, body.message)
     replies = with_reminder(runtime.answerer, replies, judged)
-    return ChatResponse(session_id=session_id, replies=replies, degraded=True, notice=DEGRADED_NOTICE)
+    response = ChatResponse(session_id=session_id, replies=replies, degraded=True, notice=DEGRADED_NOTICE)
+    return await finish_turn(request, body.message, response)

@@ -19,8 +19,9 @@ from api.deps import EditorCaller, RuntimeDep
 from api.errors import ConflictError, NotFound, Unprocessable
 from api.routes.qa import revision_summary
 from api.runtime import Runtime
+from api.schemas import IsoDateTime, ItemId, QACreate
 from embeddings.editing import GoldenReport, compare, draft_state, golden_questions, shadow
-from knowledge.schema import QACreate, QAPair, slugify
+from knowledge.schema import QAPair, slugify
 from knowledge.store import Conflict, Golden, Missing
 
 golden_router = APIRouter(prefix="/api/golden", tags=["editors"])
@@ -97,7 +98,7 @@ def add_golden(body: GoldenIn, runtime: RuntimeDep, caller: EditorCaller) -> Gol
 
 
 @golden_router.put("/{golden_id}", response_model=GoldenOut)
-def update_golden(golden_id: int, body: GoldenIn, runtime: RuntimeDep, caller: EditorCaller) -> GoldenOut:
+def update_golden(golden_id: ItemId, body: GoldenIn, runtime: RuntimeDep, caller: EditorCaller) -> GoldenOut:
     _known_pair(runtime, body.pair_id)
     try:
         g = runtime.store.update_golden(golden_id, body.question, body.pair_id, caller.name)
@@ -107,7 +108,7 @@ def update_golden(golden_id: int, body: GoldenIn, runtime: RuntimeDep, caller: E
 
 
 @golden_router.delete("/{golden_id}", status_code=204)
-def delete_golden(golden_id: int, runtime: RuntimeDep, _caller: EditorCaller) -> Response:
+def delete_golden(golden_id: ItemId, runtime: RuntimeDep, _caller: EditorCaller) -> Response:
     try:
         runtime.store.delete_golden(golden_id)
     except Missing as exc:
@@ -168,7 +169,9 @@ async def test_golden(runtime: RuntimeDep, _caller: EditorCaller, body: GoldenTe
 def history(
     runtime: RuntimeDep,
     _caller: EditorCaller,
-    since: dt.datetime | None = Query(None, description="only changes at or after this time (ISO 8601)"),
+    since: IsoDateTime | None = Query(
+        None, description="only changes at or after this time (RFC 3339, e.g. 2026-01-31T09:00:00Z)"
+    ),
     limit: int = Query(200, ge=1, le=2000),
 ) -> list[dict[str, Any]]:
     """Every change to every pair, newest first: who, when, what, and any override's reason."""
@@ -211,7 +214,9 @@ def list_feedback(
 
 
 @feedback_router.post("/{feedback_id}/close")
-def close_feedback(feedback_id: int, body: FeedbackClose, runtime: RuntimeDep, caller: EditorCaller) -> dict[str, Any]:
+def close_feedback(
+    feedback_id: ItemId, body: FeedbackClose, runtime: RuntimeDep, caller: EditorCaller
+) -> dict[str, Any]:
     try:
         item = runtime.store.close_feedback(feedback_id, caller.name, body.note)
     except Missing as exc:

@@ -9,19 +9,17 @@ Plain `def` handlers: the store is synchronous, and FastAPI runs these in its th
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import EditorCaller, RuntimeDep, StaffCaller
 from api.errors import NotFound, ServiceError
+from api.schemas import ItemId
 from knowledge.store import FLAG_NOTE_MAX, Conflict, Flag, Missing, Store
 
 router = APIRouter(prefix="/api/flags", tags=["staff"])
-
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=FLAG_NOTE_MAX)]
-CloseNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=FLAG_NOTE_MAX)]
 
 
 class FlagConflict(ServiceError):
@@ -32,14 +30,27 @@ class FlagCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pair_id: str = Field(min_length=1, max_length=120, description="the id of the Q&A pair")
-    note: Note = Field(description="what needs attention (1 to 1000 characters)")
+    note: str = Field(min_length=1, max_length=FLAG_NOTE_MAX, description="what needs attention (1 to 1000 characters)")
+
+    @field_validator("note")
+    @classmethod
+    def _trimmed(cls, v: str) -> str:  # trimmed as every text field is (str.strip), then not blank
+        v = v.strip()
+        if not v:
+            raise ValueError("note must not be empty")
+        return v
 
 
 class FlagClose(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: Literal["closed"]
-    note: CloseNote = Field("", description="what was done (up to 1000 characters)")
+    note: str = Field("", max_length=FLAG_NOTE_MAX, description="what was done (up to 1000 characters)")
+
+    @field_validator("note")
+    @classmethod
+    def _trimmed(cls, v: str) -> str:
+        return v.strip()
 
 
 class FlagOut(BaseModel):
@@ -101,7 +112,7 @@ def list_flags(
     response_model=FlagOut,
     responses={404: {"description": "no such flag"}, 409: {"description": "closed already"}},
 )
-def close_flag(flag_id: int, body: FlagClose, runtime: RuntimeDep, caller: EditorCaller) -> FlagOut:
+def close_flag(flag_id: ItemId, body: FlagClose, runtime: RuntimeDep, caller: EditorCaller) -> FlagOut:
     try:
         flag = runtime.store.close_flag(flag_id, caller.name, body.note)
     except Missing:

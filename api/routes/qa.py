@@ -33,7 +33,9 @@ from api.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from api.hardening import text_problem
 from api.runtime import Runtime
+from api.schemas import IsoDate, ItemId, PairId, QACreate, TagQuery, import_row_problems, pair_problems
 from embeddings.editing import (
     compare,
     golden_questions,
@@ -41,14 +43,13 @@ from embeddings.editing import (
     shadow,
     too_close,
 )
-from knowledge.schema import Audience, QACreate, QAPair, slugify
+from knowledge.schema import Audience, QAPair, slugify
 from knowledge.store import Conflict, Missing, Revision, StoredPair
-from knowledge.transfer import ImportProblems, read_csv, read_json, to_csv, to_json
+from knowledge.transfer import MAX_ROWS, ImportProblems, RowProblem, read_csv, read_json, to_csv, to_json
 from knowledge.warnings import reading_age_of, text_warnings
 
 router = APIRouter(prefix="/api/qa", tags=["editors"])
 
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 OVERRIDE_HEADER = "X-Golden-Override"
 StatusFilter = Literal["draft", "published", "deleted"]
 
@@ -63,6 +64,15 @@ def _body(stored: StoredPair) -> dict:
 
 def _with_etag(stored: StoredPair, status: int = 200) -> JSONResponse:
     return JSONResponse(_body(stored), status_code=status, headers={"ETag": stored.etag})
+
+
+def _pair_response(description: str) -> dict[str, Any]:
+    """A pair in the body and its version in ETag, as the OpenAPI document states it."""
+    return {
+        "model": QAPair,
+        "description": description,
+        "headers": {"ETag": {"required": True, "schema": {"type": "string"}, "description": "send it in If-Match"}},
+    }
 
 
 def _check_if_match(stored: StoredPair, if_match: str | None) -> None:
@@ -89,7 +99,7 @@ async def _live(runtime: Runtime, pair_id: str, deleted: bool = False) -> Stored
 
 
 async def _reindex(runtime: Runtime) -> None:
-    await asyncio.to_thread(runtime.reindex)
+    await asyncio.to_thread(runtime.reindex_after_change)
 
 
 def _golden_guard(
@@ -189,10 +199,10 @@ def list_pairs(
     runtime: RuntimeDep,
     _caller: EditorCaller,
     status: StatusFilter | None = None,
-    tag: str | None = Query(None, max_length=50),
+    tag: TagQuery = None,
     q: str | None = Query(None, max_length=200, description="text anywhere in the id, question, alternates or answer"),
     due: bool = Query(False, description="only pairs whose review date has come"),
-    changed_since: dt.date | None = Query(None, description="only pairs changed on or after this day"),
+    changed_since: IsoDate | None = Query(None, description="only pairs changed on or after this day"),
     flagged: bool = Query(False, description="only pairs with an open staff flag"),
 ) -> list[dict]:
     return [_body(s) for s in _filtered(runtime, status, tag, q, due, changed_since, flagged)]
@@ -203,10 +213,10 @@ def overview(
     runtime: RuntimeDep,
     _caller: EditorCaller,
     status: StatusFilter | None = None,
-    tag: str | None = Query(None, max_length=50),
+    tag: TagQuery = None,
     q: str | None = Query(None, max_length=200),
     due: bool = False,
-    changed_since: dt.date | None = None,
+    changed_since: IsoDate | None = None,
     flagged: bool = False,
 ) -> list[dict]:
     """One line per pair for the editors' list: the pair's state, who changed it last, its flags and votes."""
@@ -241,7 +251,11 @@ def overview(
 # --- import and export -------------------------------------------------------------------------
 
 
-@router.get("/export", response_model=None)
+@router.get(
+    "/export",
+    response_model=None,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV"}},
+)
 def export_pairs(
     runtime: RuntimeDep, _caller: EditorCaller, format: Literal["json", "csv"] = "json"
 ) -> list[dict] | Response:
@@ -257,17 +271,23 @@ def export_pairs(
     return to_json(pairs)
 
 
-async def _read_body(request: Request) -> bytes:
-    size = int(request.headers.get("content-length") or 0)
-    if size > MAX_IMPORT_BYTES:
-        raise PayloadTooLarge(f"An import has at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, up to `limit` bytes (api/hardening.py refuses a larger one before it gets here)."""
+    too_large = PayloadTooLarge(f"An import has at most {limit:,} bytes.", extra={"limit_bytes": limit})
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise too_large
     chunks, total = [], 0
     async for chunk in request.stream():
         total += len(chunk)
-        if total > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge(f"An import has at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+        if total > limit:
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _not_text(where: list[str | int], message: str) -> Unprocessable:
+    field = ".".join(str(x) for x in where) or "body"
+    return Unprocessable(f"The import is not valid: {field}: {message}.", extra={"fields": [field]})
 
 
 def _problems_response(exc: ImportProblems) -> JSONResponse:
@@ -288,7 +308,13 @@ def _problems_response(exc: ImportProblems) -> JSONResponse:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/QACreate"}}},
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "maxItems": MAX_ROWS,
+                        "items": {"$ref": "#/components/schemas/QAImportRow"},
+                    }
+                },
                 "text/csv": {"schema": {"type": "string"}},
             },
         }
@@ -312,7 +338,7 @@ async def import_pairs(
     An imported collection is for staff search unless the import (`?audience=visitors`) or its rows
     mark it for the chat."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await _read_body(request)
+    raw = await _read_body(request, runtime.settings.web.max_import_bytes)
     stored = await asyncio.to_thread(runtime.store.list_pairs)
     known = {s.pair.id: s.pair.audience for s in stored}
     try:
@@ -321,17 +347,41 @@ async def import_pairs(
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise Unprocessable("The CSV file must be UTF-8 text.") from exc
+            if "\x00" in text:
+                raise _not_text([], "holds a NUL character (\\u0000), which is not allowed in text")
             pairs = read_csv(text, audience, known)
         elif ctype == "application/json" or ctype.endswith("+json"):
             try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                data = json.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+            except UnicodeDecodeError as exc:
+                raise Unprocessable("The body must be UTF-8 text.") from exc
+            except RecursionError as exc:
+                raise Unprocessable("The JSON is nested too deeply.") from exc
+            except ValueError as exc:  # json.JSONDecodeError, or a number too long to read
                 raise Unprocessable(f"The body is not valid JSON: {exc}") from exc
+            problem = text_problem(data)
+            if problem is not None:
+                raise _not_text(problem[0], problem[1])
+            loose = [
+                RowProblem(i, None, [{"field": f, "msg": m} for f, m in problems])
+                for i, row in enumerate(data if isinstance(data, list) else [])
+                if (problems := import_row_problems(row))
+            ]
+            if loose:
+                raise ImportProblems(loose, len(data))
             pairs = read_json(data, audience, known)
         else:
             raise UnsupportedMediaType("Send a JSON list (application/json) or a CSV file (text/csv).")
     except ImportProblems as exc:
         return _problems_response(exc)
+    first = 1 if ctype == "text/csv" else 0  # rows are counted as knowledge/transfer.py counts them
+    bad = [
+        RowProblem(i, p.id, [{"field": f, "msg": m} for f, m in problems])
+        for i, p in enumerate(pairs, start=first)
+        if (problems := pair_problems(p))
+    ]
+    if bad:
+        return _problems_response(ImportProblems(bad, len(pairs)))
     existing = {s.pair.id: s.pair for s in stored}
     created = sum(1 for p in pairs if p.id not in existing)
     if dry_run:
@@ -375,7 +425,14 @@ def preview_pair(body: QACreate, runtime: RuntimeDep, _caller: EditorCaller) -> 
 # --- one pair ----------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, responses={409: {"description": "the id is taken, or golden questions break"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        201: _pair_response("the pair as stored"),
+        409: {"description": "the id is taken, or golden questions break"},
+    },
+)
 async def create_pair(
     body: QACreate,
     runtime: RuntimeDep,
@@ -399,14 +456,25 @@ async def create_pair(
     return _with_etag(stored, 201)
 
 
-@router.get("/{pair_id}", responses={404: {"description": "no such pair (or it was deleted)"}})
-async def read_pair(pair_id: str, runtime: RuntimeDep, _caller: EditorCaller) -> JSONResponse:
+@router.get(
+    "/{pair_id}",
+    responses={200: _pair_response("the pair"), 404: {"description": "no such pair (or it was deleted)"}},
+)
+async def read_pair(pair_id: PairId, runtime: RuntimeDep, _caller: EditorCaller) -> JSONResponse:
     return _with_etag(await _live(runtime, pair_id))
 
 
-@router.put("/{pair_id}", responses={409: {"description": "golden questions break"}, 412: {}, 428: {}})
+@router.put(
+    "/{pair_id}",
+    responses={
+        200: _pair_response("the pair as stored"),
+        409: {"description": "golden questions break"},
+        412: {},
+        428: {},
+    },
+)
 async def replace_pair(
-    pair_id: str,
+    pair_id: PairId,
     body: QACreate,
     runtime: RuntimeDep,
     caller: EditorCaller,
@@ -438,9 +506,11 @@ async def replace_pair(
     return _with_etag(new)
 
 
-@router.delete("/{pair_id}", status_code=204, responses={409: {"description": "golden questions break"}})
+@router.delete(
+    "/{pair_id}", status_code=204, responses={409: {"description": "golden questions break"}, 412: {}, 428: {}}
+)
 async def delete_pair(
-    pair_id: str,
+    pair_id: PairId,
     runtime: RuntimeDep,
     caller: EditorCaller,
     if_match: str | None = Header(None),
@@ -463,9 +533,12 @@ async def delete_pair(
     return Response(status_code=204)
 
 
-@router.post("/{pair_id}/restore", responses={404: {"description": "no deleted pair with that id"}})
+@router.post(
+    "/{pair_id}/restore",
+    responses={200: _pair_response("the pair, restored"), 404: {"description": "no deleted pair with that id"}},
+)
 async def restore_pair(
-    pair_id: str,
+    pair_id: PairId,
     runtime: RuntimeDep,
     caller: EditorCaller,
     override: Annotated[str | None, Header(alias=OVERRIDE_HEADER)] = None,
@@ -489,7 +562,7 @@ async def restore_pair(
 
 
 @router.get("/{pair_id}/revisions")
-async def list_revisions(pair_id: str, runtime: RuntimeDep, _caller: EditorCaller) -> list[dict]:
+async def list_revisions(pair_id: PairId, runtime: RuntimeDep, _caller: EditorCaller) -> list[dict]:
     """Every change of the pair, newest first (deleted pairs too)."""
     revisions = await asyncio.to_thread(runtime.store.revisions, pair_id)
     if not revisions:
@@ -498,17 +571,20 @@ async def list_revisions(pair_id: str, runtime: RuntimeDep, _caller: EditorCalle
 
 
 @router.get("/{pair_id}/revisions/{number}")
-async def read_revision(pair_id: str, number: int, runtime: RuntimeDep, _caller: EditorCaller) -> dict:
+async def read_revision(pair_id: PairId, number: ItemId, runtime: RuntimeDep, _caller: EditorCaller) -> dict:
     r = await asyncio.to_thread(runtime.store.revision, pair_id, number)
     if r is None:
         raise NotFound(f"The pair {pair_id!r} has no revision {number}.")
     return {**revision_summary(r), "old": r.old, "new": r.new, "pair": r.pair}
 
 
-@router.post("/{pair_id}/revisions/{number}/restore", responses={409: {}, 412: {}, 428: {}})
+@router.post(
+    "/{pair_id}/revisions/{number}/restore",
+    responses={200: _pair_response("the pair as stored"), 409: {}, 412: {}, 428: {}},
+)
 async def restore_revision(
-    pair_id: str,
-    number: int,
+    pair_id: PairId,
+    number: ItemId,
     runtime: RuntimeDep,
     caller: EditorCaller,
     if_match: str | None = Header(None),

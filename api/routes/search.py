@@ -6,25 +6,27 @@ import asyncio
 import time
 from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from api.deps import RuntimeDep, StaffRole
-from api.schemas import SearchDecision, SearchResponse, SearchResult
+from api.deps import RuntimeDep, StaffRole, check_rate
+from api.schemas import SearchDecision, SearchResponse, SearchResult, TagQuery
 
 router = APIRouter(tags=["staff"])
 
 
 @router.get("/api/search", response_model=SearchResponse)
 async def search(
+    request: Request,
     runtime: RuntimeDep,
     _role: StaffRole,
     q: str = Query(min_length=1, max_length=1000, description="the question or keywords"),
     k: int = Query(5, ge=1, le=50, description="how many results"),
-    tag: str | None = Query(None, max_length=50, description="keep only items with this tag"),
+    tag: TagQuery = None,
     kind: Literal["qa", "passage"] | None = Query(None, description="keep only curated pairs or article passages"),
     mode: Literal["hybrid", "dense", "bm25"] = Query("hybrid", description="retrieval method (for comparison)"),
     explain: bool = Query(False, description="also say what the chat would do with this question"),
 ) -> SearchResponse:
+    check_rate(runtime.search_limiter, request, "searches")
     query = q.strip() or q
     start = time.perf_counter()
     retriever = runtime.retriever

@@ -70,3 +70,13 @@ def test_id_is_a_slug_and_optional_on_create():
     assert "id" in errors_of(id="Not A Slug!")
     assert QACreate.model_validate({k: v for k, v in pair_data().items() if k != "id"}).id is None
     assert slugify("Is the Liberation Procedure proven?") == "is-the-liberation-procedure-proven"
+
+
+def test_a_source_date_that_is_not_a_real_date_is_refused():
+    # "2020-13" fits the pattern but has no thirteenth month: it would break every answer citing it.
+    from knowledge.schema import Source
+
+    for bad in ("2020-13", "2021-02-30", "2020-00"):
+        with pytest.raises(ValueError, match="not a real date"):
+            Source(title="A trial", publisher="A journal", published=bad)
+    assert str(Source(title="A trial", publisher="A journal", published="2020-02-29").published_date()) == "2020-02-29"
