@@ -49,6 +49,9 @@ http {{
     upstream faqbot {{
 {servers}
         keepalive 32;
+        # Shorter than uvicorn's own idle limit (5 s): a connection the replica closes while nginx sends
+        # on it gives a 502 that nginx may not retry (a POST). Seen once in 21,487 chat requests before this.
+        keepalive_timeout 4s;
     }}
     server {{
         listen {listen};
