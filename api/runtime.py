@@ -83,7 +83,6 @@ def shared_state(settings: Settings) -> dict:
         settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=15
     )
     return {
-        "redis": client,
         "sessions": RedisSessions(client, idle_seconds=idle),
         "limiter": RedisRateLimiter(client, settings.chat.rate_limit_per_minute, "chat"),
         "search_limiter": RedisRateLimiter(client, settings.search.rate_limit_per_minute, "search"),
@@ -110,7 +109,6 @@ class Runtime:
     index_updates: int = 0
     # Why the index is behind the store (a failed re-index), None when it is not.
     index_problem: str | None = None
-    redis: object | None = None
 
     def reindex(self) -> bool:
         """Serve what the store holds now; the old index serves until the new one is ready."""

@@ -37,6 +37,11 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
+def text_digest(text: str) -> str:
+    """A text's identity wherever vectors are kept by text (the index's rows, the vector cache)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
 def encode_stored(encoder: Encoder, texts: list[str]) -> np.ndarray:
     """The collection's own texts, through the encoder's vector cache when it has one (SentenceEncoder)."""
     stored = getattr(encoder, "encode_stored", None)
@@ -119,7 +124,7 @@ class SentenceEncoder:
         Never used for what visitors or staff type, which is never written to disk."""
         if self._stored is None or not texts:
             return self.encode(texts)
-        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in texts]
+        keys = [text_digest(t) for t in texts]
         found = self._stored.get(keys)
         todo = [i for i, k in enumerate(keys) if k not in found]
         vectors = np.zeros((len(texts), self.dimension), np.float32)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embeddings.encoder import encode_stored
+from embeddings.encoder import encode_stored, text_digest
 from knowledge.atomic import build_beside, fsync_dir, locked, read_pointer, write_pointer
 
 if TYPE_CHECKING:
@@ -92,10 +92,6 @@ class Entry:
 
 class IndexMismatch(Exception):
     """The index on disk was built from other content or another encoder, or cannot be read."""
-
-
-def text_digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _identity_bytes(identity: tuple[str, str, str, int]) -> bytes:

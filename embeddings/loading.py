@@ -48,12 +48,11 @@ def encoder_path(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]
     configured = Path(settings.model_path).expanduser() if settings.model_path else None
     if not settings.finetune:
         return configured
-    base = base_model_path(settings)
-    base_id = model_digest(base)
-    tuned = current(finetune_dir(cache_dir, base), base_id)
+    tuned = current_encoder_path(settings, cache_dir)
     if tuned is None:
+        base = base_model_path(settings)
         try:
-            tuned = finetune(base, base_id, pairs, finetune_dir(cache_dir, base))
+            tuned = finetune(base, model_digest(base), pairs, finetune_dir(cache_dir, base))
         except Exception:
             log.exception("fine-tuning the encoder failed; serving with the base model")
     return tuned or configured

@@ -158,7 +158,7 @@ markers = Table(
 
 # Visitors' turns, kept only where privacy.store_transcripts is on: the session id hashed, the message
 # with personal details replaced before it gets here (bot/redact.py), and what was answered. Rows older
-# than the retention are deleted (purge_transcripts).
+# than the retention are deleted (Store.purge_turns).
 transcripts = Table(
     "transcripts",
     metadata,
