@@ -16,11 +16,16 @@ What is counted, and where:
   pairs, encoder and checksum); the store's content version the index was built from (it grows with
   every change any replica makes to a pair, so `changes(faqbot_index_content_version[1h])` counts the
   changes this replica has taken in); and `faqbot_index_updates_total`, the times it loaded new content;
+- the time each chat message spends per stage (`stage`, called by api/routes/chat.py and
+  api/routes/actions.py): the safety rules, the crisis net, the round trip to Rasa, our action
+  inside that round trip (so Rasa's own share is the difference), the direct answer without Rasa;
 - the process's own memory and CPU (prometheus_client's process collector).
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -36,6 +41,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 RASA_STATES = ("disabled", "pending", "training", "starting", "ready", "down")
 # Seconds: the chat answers in tens of milliseconds, a publish or a golden-question test in seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# The stages of one chat message take from a fraction of a millisecond (the phrase rules) to tens of milliseconds.
+STAGE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5)
 
 
 class Metrics:
@@ -69,7 +76,18 @@ class Metrics:
             "Chat messages answered from the retriever directly because Rasa could not answer",
             registry=r,
         )
+        self.stages = Histogram(
+            "faqbot_chat_stage_seconds",
+            "Time a chat message spends in each stage: the safety rules, the crisis net, the round trip to "
+            "Rasa (its NLU, policies and the action call), our action inside it, and the direct answer",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
         ProcessCollector(registry=r)
+
+    def stage(self, name: str, seconds: float) -> None:
+        self.stages.labels(name).observe(seconds)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "other"
@@ -92,6 +110,18 @@ class Metrics:
     def watch(self, runtime: Callable[[], Runtime | None]) -> None:
         """Read the service's state at every scrape (nothing before the runtime is built)."""
         self.registry.register(_RuntimeCollector(runtime))
+
+
+@contextlib.contextmanager
+def timed(state: object, stage: str) -> Iterator[None]:
+    """Time the block as one stage of a chat message in the app's metrics (app.state), when they are on."""
+    metrics = getattr(state, "metrics", None)
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if isinstance(metrics, Metrics):
+            metrics.stage(stage, time.perf_counter() - start)
 
 
 class _RuntimeCollector(Collector):

@@ -67,6 +67,8 @@ def _rasa_env() -> dict[str, str]:
             "PYTHONWARNINGS": "ignore",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             "HF_HUB_OFFLINE": "1",
+            # The tracker store the API names in endpoints.yml is in bot/rasa_server.py, in this repository.
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
         }
     )
     return env
@@ -139,10 +141,20 @@ def redis_stores(redis_url: str, idle_seconds: float) -> str:
         common["username"] = unquote(u.username)
     if u.password:
         common["password"] = unquote(u.password)
-    tracker = {"type": "redis", **common, "record_exp": int(idle_seconds)}
+    # Rasa's own Redis store, named through bot/rasa_server.py so that the Rasa server loads that module.
+    tracker = {"type": "bot.rasa_server.RedisTrackerStore", **common, "record_exp": int(idle_seconds)}
     lock = {"type": "redis", **common, "socket_timeout": 2}
     # JSON is YAML: every value quoted and escaped as it should be.
     return f"tracker_store: {json.dumps(tracker)}\nlock_store: {json.dumps(lock)}\n"
+
+
+def memory_stores(idle_seconds: float) -> str:
+    """Without Redis: Rasa's in-memory tracker store, forgetting a conversation idle for the idle limit
+    (bot/rasa_server.py; Rasa's own keeps every conversation until it stops)."""
+    import json
+
+    store = {"type": "bot.rasa_server.ExpiringInMemoryTrackerStore", "record_exp": int(idle_seconds)}
+    return f"tracker_store: {json.dumps(store)}\n"
 
 
 def _loopback_host(host: str) -> str:
@@ -202,8 +214,11 @@ class RasaRuntime:
             "# Written by the API at start; the token changes at every start.\n"
             f'action_endpoint:\n  url: "{url}"\n  headers:\n    Authorization: "Bearer {self.action_token}"\n'
         )
+        idle = s.conversation.session_idle_minutes * 60
         if s.redis_url:
-            text += redis_stores(s.redis_url, s.conversation.session_idle_minutes * 60)
+            text += redis_stores(s.redis_url, idle)
+        else:
+            text += memory_stores(idle)
         path.write_text(text, encoding="utf-8")
         path.chmod(0o600)
         return path
@@ -284,14 +299,16 @@ class RasaRuntime:
             await asyncio.sleep(1)
         raise TimeoutError(f"Rasa did not start within {limit:.0f} s")
 
-    async def send(self, sender: str, message: str) -> list[dict]:
-        """Rasa's replies to one message; BotUnavailable when it cannot answer now."""
+    async def send(self, sender: str, message: str, metadata: dict | None = None) -> list[dict]:
+        """Rasa's replies to one message (with metadata the custom actions read); BotUnavailable when it
+        cannot answer now."""
         if not self.ready:
             raise BotUnavailable(self.state)
+        body: dict = {"sender": sender, "message": rasa_text(message)}
+        if metadata:
+            body["metadata"] = metadata
         try:
-            r = await self._client.post(
-                self.base_url + "/webhooks/rest/webhook", json={"sender": sender, "message": rasa_text(message)}
-            )
+            r = await self._client.post(self.base_url + "/webhooks/rest/webhook", json=body)
         except httpx.HTTPError as exc:
             raise BotUnavailable(f"{type(exc).__name__}") from exc
         if r.status_code != 200:

@@ -188,10 +188,10 @@ class Answerer:
         personal = is_personal_advice(message)
         return [self.from_decision(decision, personal)]
 
-    def reply_directly(self, message: str) -> list[Reply]:
+    def reply_directly(self, message: str, context: str | None = None) -> list[Reply]:
         """The replies while Rasa cannot answer: a greeting, thanks, goodbye or "are you a bot?" gets its
         usual reply and a request for a person the helpline (bot/intents.py); anything else goes to
-        reply_to. (There is no conversation history here: follow-ups are not resolved.)"""
+        reply_to, with the pair answered last (`context`, from the conversation's memory) for follow-ups."""
         intent = self.intents.classify(message)
         if intent == "request_human":
             return [self.handoff()]
@@ -199,7 +199,7 @@ class Answerer:
             return [self.menu(greeting=True)]
         if intent:
             return [self.smalltalk(intent)]
-        return self.reply_to(message)
+        return self.reply_to(message, context=context)
 
     def from_decision(self, decision: Decision, personal: bool = False) -> Reply:
         best = decision.best

@@ -62,6 +62,12 @@ class ConversationSettings(BaseModel):
     menu_options: int = Field(4, ge=1, le=8)
     # A conversation idle for this long is forgotten: the next message starts a new one.
     session_idle_minutes: float = Field(60, gt=0)
+    # Rasa keeps a conversation's events for this many messages, then starts a fresh tracker for it
+    # (bot/sessions.py rasa_sender); what the conversation must remember across (the last pair
+    # answered, for follow-ups) goes with every message. Every message of a tracker costs Rasa more than
+    # the one before (it stores, reloads and sends the whole history each time), so without a bound the
+    # 50th message of a conversation took four times as long as the first.
+    rasa_turns_per_tracker: int = Field(4, ge=1)
 
 
 class BotConfig(BaseModel):

@@ -17,6 +17,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 
 from api.deps import RuntimeDep
 from api.errors import NotFound, Unauthorized
+from api.metrics import timed
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,10 +39,12 @@ async def run_action(request: Request, runtime: RuntimeDep):
     expected = f"Bearer {runtime.rasa.action_token}"
     if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
         raise Unauthorized("not for you")
-    call = await request.json()
+    with timed(request.app.state, "action_parse"):
+        call = await request.json()
     executor = request.app.state.executor
     try:
-        result = await executor.run(call)
+        with timed(request.app.state, "action_run"):
+            result = await executor.run(call)
     except ActionExecutionRejection as exc:
         return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=400)
     except ActionNotFoundException as exc:

@@ -17,13 +17,16 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from api.deps import RuntimeDep, check_rate
+from api.metrics import timed
 from api.rasa_runtime import BotUnavailable
 from api.schemas import ChatRequest, ChatResponse
 from api.transcripts import finish_turn
+from bot.actions.answer import CONTEXT
 from bot.answering import Answerer, parse_feedback
 from bot.replies import Reply
 from bot.safety import detect
 from bot.safety.semantic import REMINDER, SAFETY, Judgement, combine
+from bot.sessions import Memory, rasa_sender
 
 router = APIRouter(tags=["visitors"])
 log = logging.getLogger("faqbot.chat")
@@ -63,13 +66,16 @@ def with_reminder(answerer: Answerer, replies: list[Reply], judged: Judgement | 
 async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> ChatResponse:
     session_id, _new = runtime.sessions.resolve(body.session_id)
     # A crisis is answered before anything else, the rate limit included.
-    crisis = detect(body.message)
+    state = request.app.state
+    with timed(state, "safety_rules"):
+        crisis = detect(body.message)
     if crisis:
         log.warning("safety reply given (%s)", crisis.category)
         response = ChatResponse(session_id=session_id, replies=[runtime.answerer.safety(crisis.category)])
         return await finish_turn(request, body.message, response, safety="rules")
     answerer = runtime.answerer
-    judged = await asyncio.to_thread(answerer.judge_crisis, body.message)
+    with timed(state, "crisis_net"):
+        judged = await asyncio.to_thread(answerer.judge_crisis, body.message)
     if judged and combine(judged.probability, 0.0, answerer.config.conversation) == SAFETY:
         log.warning("safety reply given (crisis net: %s, %.2f)", judged.category, judged.probability)
         response = ChatResponse(session_id=session_id, replies=[answerer.safety(judged.category)])
@@ -82,15 +88,25 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Chat
             await asyncio.to_thread(runtime.store.add_feedback, pair_id, helpful)
         response = ChatResponse(session_id=session_id, replies=[runtime.answerer.feedback_thanks(helpful)])
         return await finish_turn(request, body.message, response)
+    conversation = runtime.settings.conversation
+    memory = runtime.sessions.recall(session_id)
     try:
-        replies = replies_from_rasa(await runtime.rasa.send(session_id, body.message))
+        sender = rasa_sender(session_id, memory, conversation.rasa_turns_per_tracker)
+        with timed(state, "rasa_round_trip"):
+            sent = await runtime.rasa.send(sender, body.message, {CONTEXT: memory.last_pair})
+        replies = replies_from_rasa(sent)
         if replies:
+            answered = next((r.answer.id for r in replies if r.answer), None)
+            runtime.sessions.remember(session_id, memory.after(answered))
             response = ChatResponse(session_id=session_id, replies=with_reminder(runtime.answerer, replies, judged))
             return await finish_turn(request, body.message, response)
         log.warning("Rasa sent nothing a visitor can read; answering directly")
     except BotUnavailable as exc:
         log.info("answering directly: Rasa unavailable (%s)", exc)
-    replies = await asyncio.to_thread(runtime.answerer.reply_directly, body.message)
+    with timed(state, "direct_answer"):
+        replies = await asyncio.to_thread(runtime.answerer.reply_directly, body.message, memory.last_pair)
+    answered = next((r.answer.id for r in replies if r.answer), None)
+    runtime.sessions.remember(session_id, Memory(memory.turns, answered or memory.last_pair))
     replies = with_reminder(runtime.answerer, replies, judged)
     response = ChatResponse(session_id=session_id, replies=replies, degraded=True, notice=DEGRADED_NOTICE)
     return await finish_turn(request, body.message, response)

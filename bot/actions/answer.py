@@ -22,6 +22,24 @@ from bot.settings import ConversationSettings
 #   ActionSafety and bot/safety/semantic.py combine).
 
 
+# The key of the message's metadata (sent by the API with every message) that holds the pair the
+# conversation answered last: the conversation's memory outlives Rasa's tracker (bot/sessions.py).
+CONTEXT = "last_pair"
+
+
+def context_of(tracker: Tracker) -> str | None:
+    """The pair the conversation answered last: from the message's metadata when the API sent it, else
+    from this tracker's slot (a conversation held by Rasa alone, e.g. `rasa shell`)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or {}
+            if CONTEXT in metadata:
+                value = metadata[CONTEXT]
+                return value if isinstance(value, str) and value else None
+            break
+    return tracker.get_slot("last_pair")
+
+
 def send(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
     for reply in replies:
         dispatcher.utter_message(json_message=reply.model_dump(mode="json"))
@@ -58,7 +76,7 @@ class ActionAnswerQuestion(AnswererAction):
             replies = self.answerer.reply_to(
                 text,
                 pair_id=pair_id,
-                context=tracker.get_slot("last_pair"),
+                context=context_of(tracker),
                 off_topic=intent == "out_of_scope" and confidence >= self.cutoffs.out_of_scope_confidence,
             )
         send(dispatcher, replies)
@@ -81,7 +99,7 @@ def answered_confidently(answerer: Answerer, tracker: Tracker) -> list[Reply]:
     decision = answerer.retriever.decide(text)
     if decision.kind != "answer":
         return []
-    return answerer.reply_to(text, context=tracker.get_slot("last_pair"), decision=decision)
+    return answerer.reply_to(text, context=context_of(tracker), decision=decision)
 
 
 def last_pair_events(replies: list[Reply]) -> list[dict[str, Any]]:
@@ -147,7 +165,7 @@ class ActionSafety(AnswererAction):
             safety = self.answerer.safety(judged.category if judged else None)
             send(dispatcher, replies + [self.answerer.safety_reminder()] if replies else [safety])
             return last_pair_events(replies)
-        replies = self.answerer.reply_to(text, context=tracker.get_slot("last_pair"))
+        replies = self.answerer.reply_to(text, context=context_of(tracker))
         if verdict == REMINDER and not any(r.kind == "safety" for r in replies):
             replies.append(self.answerer.safety_reminder())
         send(dispatcher, replies)

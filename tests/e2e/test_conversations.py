@@ -65,6 +65,21 @@ def test_follow_ups_resolve_against_the_last_answer(live_server):
     assert more["kind"] == "clarify" and more["options"]
 
 
+def test_a_follow_up_resolves_after_rasa_starts_a_fresh_tracker(live_server):
+    """Rasa keeps a conversation's events for `conversation.rasa_turns_per_tracker` (4) messages, then
+    a fresh tracker continues it: the 5th message goes to a new one, and "it" must still be understood."""
+    v = Visitor(live_server)
+    for message in ("hello", "thanks", "are you a bot?"):
+        assert v.say(message)["kind"] == "smalltalk"
+    first = v.say("what is the liberation procedure?")
+    assert first["kind"] == "answer" and first["answer"]["id"] == "what-is-liberation-procedure"
+    who = v.say("who came up with it?")
+    ids = [who["answer"]["id"]] if who["answer"] else [o["payload"] for o in who["options"]]
+    assert any("zamboni" in i for i in ids), who
+    for _ in range(4):  # the conversation goes on over further trackers
+        assert v.say("thanks")["kind"] == "smalltalk"
+
+
 def test_handoff_gives_the_helpline_and_the_conversation_goes_on(live_server):
     v = Visitor(live_server)
     handoff = v.say("I'd like to talk to a real person please")

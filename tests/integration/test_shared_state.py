@@ -9,7 +9,7 @@ import pytest
 
 from api.limits import RedisRateLimiter
 from api.rasa_runtime import redis_stores
-from bot.sessions import RedisSessions
+from bot.sessions import Memory, RedisSessions
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +63,20 @@ def test_a_session_started_on_one_replica_continues_on_another_and_expires_when_
     assert new and other != "made-up-session-id-that-was-never-issued"
 
 
+def test_a_conversations_memory_is_shared_by_replicas_and_expires_with_it(client):
+    c, prefix = client
+    one, two = RedisSessions(c, idle_seconds=60, prefix=prefix), RedisSessions(c, idle_seconds=60, prefix=prefix)
+    sid, _ = one.resolve(None)
+    assert two.recall(sid) == Memory()
+    one.remember(sid, Memory(5, "what-is-ccsvi"))
+    assert two.resolve(sid) == (sid, False)
+    assert two.recall(sid) == Memory(5, "what-is-ccsvi")  # "who came up with it?" on the other replica
+    assert 0 < c.pttl(prefix + sid) <= 60_000
+    one.remember("never-issued-session-id-000", Memory(1, "x"))  # never brings back an unknown conversation
+    assert c.exists(prefix + "never-issued-session-id-000") == 0
+    assert RedisSessions(gone(), idle_seconds=60).recall(sid) == Memory()  # Redis away: no memory, no error
+
+
 def test_without_redis_a_conversation_keeps_its_id_and_a_new_one_gets_a_fresh_id():
     sessions = RedisSessions(gone(), idle_seconds=60)
     assert sessions.resolve("abcdefghijklmnopqrstuvwx") == ("abcdefghijklmnopqrstuvwx", False)
@@ -75,8 +89,10 @@ def test_rasa_keeps_conversations_and_locks_in_the_same_redis():
     import yaml
 
     stores = yaml.safe_load(redis_stores("redis://:s%40cret@10.0.0.2:6380/4", 3600))
+    # The tracker store is Rasa's Redis store, named through bot/rasa_server.py (loaded in the Rasa server).
+    assert stores["tracker_store"]["type"] == "bot.rasa_server.RedisTrackerStore"
+    assert stores["lock_store"]["type"] == "redis"
     for kind in ("tracker_store", "lock_store"):
-        assert stores[kind]["type"] == "redis"
         assert (stores[kind]["url"], stores[kind]["port"], stores[kind]["db"]) == ("10.0.0.2", 6380, 4)
         assert stores[kind]["password"] == "s@cret"
     assert stores["tracker_store"]["record_exp"] == 3600  # a conversation expires from Rasa's store too
