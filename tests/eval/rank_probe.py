@@ -183,9 +183,13 @@ def experiments(named: dict[str, tuple[str | None, list[dict]]], top: int = 20) 
     """Reranking and fusion candidates against the hybrid as shipped (R@1 / R@5 per set): the dense
     scores of both encoders mixed, and a late-interaction (MaxSim) score on either encoder's token
     vectors added over the top candidates."""
+    from sentence_transformers import SentenceTransformer
+
     from embeddings.retriever import _entries
 
     encs = encoders(EncoderSettings())
+    # Token vectors come from sentence-transformers itself: the service's ONNX runner gives sentence vectors only.
+    token_models = {e: SentenceTransformer(str(enc.inner.model_path), device="cpu") for e, enc in encs.items()}
     variants: dict[str, dict[str, list[tuple[list[str], set[str]]]]] = {}
     with tempfile.TemporaryDirectory() as d:
         built = {
@@ -203,7 +207,7 @@ def experiments(named: dict[str, tuple[str | None, list[dict]]], top: int = 20) 
                 base = np.where(allowed, ft + lex, -np.inf)
                 cand = np.argsort(-base, kind="stable")[:top]
                 texts = [[x.text for x in _entries(snap._item(snap.keys[i])) if x.field != "answer"] for i in cand]
-                sims = {e: np.array([_maxsim(encs[e].inner._model, caches[e], text, t) for t in texts]) for e in encs}
+                sims = {e: np.array([_maxsim(token_models[e], caches[e], text, t) for t in texts]) for e in encs}
                 rows = {"as shipped": base[cand]}
                 for w in (0.5, 0.7, 0.9):
                     rows[f"dense {w} ft + {1 - w:.1f} pk"] = (w * ft + (1 - w) * pk + lex)[cand]
