@@ -63,9 +63,9 @@ finetune: ## fine-tune the encoder on the published Q&A pairs now (the service u
 	@scripts/setup.sh
 	@$(PY) -m api.cli finetune
 
-bench: ## latency and throughput figures (prints, never asserts)
+bench: ## latency, throughput, start-up and memory figures beside their targets (prints, never asserts) [ARGS=--replicas]
 	@scripts/setup.sh --test
-	@$(PY) -m tests.bench.run
+	@$(PY) -m tests.bench.run $(ARGS)
 
 load: ## 100 chat visitors then 100 staff searches, 10 min each: req/s, p50/p95/p99, errors, memory (prints) [ARGS=...]
 	@scripts/setup.sh --test
@@ -76,9 +76,10 @@ fuzz: ## schemathesis, every check, against a running test instance (it edits co
 	@scripts/setup.sh --test >/dev/null
 	@$(PY) -m tests.hostile.run --base-url "$(URL)" --token="$(TOKEN)" --max-examples $(or $(EXAMPLES),200)
 
-eval: ## retrieval, out-of-scope and safety figures through the service (prints, never asserts)
+eval: ## retrieval, out-of-scope, safety and quality-loop figures through the service (prints, never asserts)
 	@scripts/setup.sh --test
 	@$(PY) -m tests.eval.run
+	@$(PY) -m tests.eval.quality_loop
 
 validate: ## check the Q&A files: schema, duplicate ids, near-duplicates, review dates, reading age
 	@scripts/setup.sh

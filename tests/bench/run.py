@@ -420,6 +420,14 @@ def main() -> None:
     ap.add_argument(
         "--skip-encoders", action="store_true", help="skip MiniLM beside all-mpnet-base-v2 (tests/bench/encoders.py)"
     )
+    ap.add_argument("--minutes", type=float, default=2, help="minutes of chat load for the memory figures")
+    ap.add_argument("--skip-footprint", action="store_true", help="skip start-up and memory (tests/bench/footprint.py)")
+    ap.add_argument(
+        "--skip-conversation", action="store_true", help="skip turns 1-50 and Rasa alone (tests/bench/conversation.py)"
+    )
+    ap.add_argument(
+        "--replicas", action="store_true", help="also the production profile, 1 and 2 replicas (about 6 minutes)"
+    )
     args = ap.parse_args()
 
     chat_sizes = [int(x) for x in args.chat_publish_sizes.split(",") if x.strip()]
@@ -536,6 +544,22 @@ def main() -> None:
         from tests.bench import encoders
 
         summary["encoders"] = encoders.run(bot=args.chat_bot == "on")
+    # Issue 14's figures, each beside its target and the floor measured in the same run.
+    if not args.skip_conversation:
+        from tests.bench import conversation
+
+        summary["conversation"] = conversation.run(messages=args.messages, clients=args.clients)
+        print("\n".join(conversation.lines(summary["conversation"])))
+    if not args.skip_footprint:
+        from tests.bench import footprint
+
+        summary["footprint"] = footprint.run(minutes=args.minutes, clients=args.clients)
+        print("\n".join(footprint.lines(summary["footprint"])))
+    if args.replicas:
+        from tests.bench import replicas
+
+        summary["replicas"] = replicas.run()
+        print("\n".join(replicas.lines(summary["replicas"])))
     (out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2))
 
 
