@@ -18,23 +18,32 @@ publish writes a new folder beside the old one and moves CURRENT to it.
 
 At start the saved index is used when its manifest names the same encoder; entries whose text
 changed meanwhile (shipped files edited, say) are the only ones embedded again.
+
+The retriever reads `top`: up to EXACT_ROWS rows every vector is scored; above, a copy of the base
+in half precision is scanned first (half the bytes of float32), and only the rows whose exact score
+may be among the best are scored exactly, with FAISS' own inner product, so that the rows and scores
+are those of a full float32 search, to the bit. Measured at 200,000 vectors of 384 dimensions: 8 ms
+against 17 ms per query (2-core CPU); the copy costs half the base's memory and about a second to make
+at a million vectors (at start, and when an update folds the delta into a new base).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
 import secrets
 import shutil
 import struct
+import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 
@@ -47,6 +56,7 @@ if TYPE_CHECKING:
     from embeddings.encoder import Encoder
 
 log = logging.getLogger("faqbot")
+_T = TypeVar("_T")
 
 MANIFEST_VERSION = 2
 ID_BITS = 63  # FAISS ids are signed 64-bit and -1 means "no result"
@@ -63,6 +73,11 @@ JOURNAL_RECORDS = 500
 DELTA_ROWS = 512
 DELTA_SHARE = 1 / 16
 DEAD_SHARE = 1 / 8
+# `top` scores every row exactly up to this many rows to score; above it, a base this large is first
+# scanned in half precision (see _Coarse) and only the rows that may be among the best are scored exactly.
+EXACT_ROWS = 20_000
+# float32's unit roundoff.
+_U32 = 2.0**-24
 
 
 @lru_cache(maxsize=1)
@@ -177,9 +192,9 @@ class VectorIndex:
         self._delta = None
         self._delta_flat = None
         self._alive: np.ndarray | None = None  # per row (dead ones are in the base); None: all alive
-        self._rows = entries  # per row, dead ones included
+        self._rows = _Rows(entries)  # per row, dead ones included
         self.ids = faiss.vector_to_array(index.id_map).astype(np.int64, copy=False)
-        self.digests = digests if digests is not None else [text_digest(e.text) for e in entries]
+        self.digests = _Rows(digests if digests is not None else [text_digest(e.text) for e in entries])
         if total is None:
             total = sum(_term(e.identity, d) for e, d in zip(entries, self.digests, strict=True))
         self._total = total & _SUM_MASK
@@ -187,6 +202,7 @@ class VectorIndex:
         self.model_id = model_id
         self.checksum = _checksum(self._total, model_id)
         self.saved: Saved | None = None
+        self._coarse = _Coarse()  # shared by every index made from this one by `apply` (the same base)
 
     @property
     def dimension(self) -> int:
@@ -273,7 +289,8 @@ class VectorIndex:
         remove = np.unique(np.asarray(remove, np.int64))
         digests = [text_digest(e.text) for e in add]
         candidates = remove if reuse is None else np.concatenate([remove, np.asarray(reuse, np.int64)])
-        known = {self.digests[int(r)]: int(r) for r in candidates}
+        held = self.digests if len(candidates) < 64 else list(self.digests)
+        known = {held[int(r)]: int(r) for r in candidates}
         vectors = np.zeros((len(add), self.dimension), np.float32)
         todo = [i for i, d in enumerate(digests) if d not in known]
         found = [i for i, d in enumerate(digests) if d in known]
@@ -311,13 +328,14 @@ class VectorIndex:
 
         new = object.__new__(VectorIndex)
         new.index, new._base, new.model_id, new.saved = self.index, self._base, self.model_id, None
+        new._coarse = self._coarse
         new._delta, new._delta_flat = delta, faiss.downcast_index(delta.index)
         new._alive = np.concatenate([alive[:nb], np.ones(len(kept) + len(add), bool)])
         if new._alive.all():
             new._alive = None
-        new._rows = self._rows[:nb] + _without(self._rows[nb:], gone) + add
+        new._rows = self._rows.updated(gone, add)
         new.ids = np.concatenate([self.ids[source], new_ids])
-        new.digests = self.digests[:nb] + _without(self.digests[nb:], gone) + digests
+        new.digests = self.digests.updated(gone, digests)
         new._total = total & _SUM_MASK
         new._live = self._live - len(remove) + len(add)
         new.checksum = _checksum(new._total, self.model_id)
@@ -338,9 +356,8 @@ class VectorIndex:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
         if len(rows):
             index.add_with_ids(self.vectors(rows), self.ids[rows])
-        new = VectorIndex(
-            index, [self._rows[r] for r in rows], self.model_id, [self.digests[r] for r in rows], self._total
-        )
+        entries, digests = list(self._rows), list(self.digests)
+        new = VectorIndex(index, [entries[r] for r in rows], self.model_id, [digests[r] for r in rows], self._total)
         new.saved = self.saved
         return new, rows
 
@@ -379,6 +396,94 @@ class VectorIndex:
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(scores, order, 1), np.take_along_axis(rows, order, 1)
 
+    def top(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One query's k best rows among the searched ones (and `allowed`, a bool per row), as
+        (scores, rows) in no particular order; every such row when there are no more than k.
+
+        The same rows and scores, to the bit, as search(): scores come from FAISS' own inner product.
+        Up to EXACT_ROWS candidate rows every one is scored (no heap, no selector, no sort); a larger
+        base is scanned first in half precision, whose error on each score is bounded (see _Coarse),
+        and only the rows that may be among the best are scored exactly. Of rows with equal scores at
+        the cut, the first are kept (search() keeps whichever its heap met first)."""
+        faiss = faiss_module()
+        q = np.ascontiguousarray(np.asarray(query, np.float32).reshape(-1))
+        if k <= 0:
+            raise ValueError("k must be positive")
+        if len(q) != self.dimension:  # the inner products below read the query by pointer
+            raise ValueError(f"a query of dimension {len(q)} for an index of dimension {self.dimension}")
+        select = self._alive if allowed is None else (allowed if self._alive is None else allowed & self._alive)
+        count = len(self) if select is None else int(np.count_nonzero(select))
+        nb = self.index.ntotal
+        if count <= max(k, EXACT_ROWS) or nb <= EXACT_ROWS:
+            rows = np.arange(self.rows) if select is None else np.flatnonzero(select)
+            return _best(self._exact(q, rows, count == self.rows), rows, k)
+        coarse = self._coarse.get(self._base, faiss)
+        if coarse is None:  # vectors half precision cannot hold: one exact scan
+            scores, rows = self.search(q[None], k, allowed, ordered=False)
+            return scores[0][rows[0] >= 0], rows[0][rows[0] >= 0]
+        # The delta's rows are few: all scored exactly.
+        delta_rows = np.arange(nb, self.rows)
+        if select is not None:
+            delta_rows = delta_rows[select[nb:]]
+        share = (count - len(delta_rows)) / nb  # of the base's rows, those that may be returned
+        want = min(nb, int(k / max(share, 1e-6) * 1.25) + 64)
+        while True:
+            approx, found, eps = coarse.search(q, want)
+            floor = float(approx[found >= 0].min(initial=np.inf))  # rows not found score no higher here
+            if select is not None:
+                approx, found = approx[found >= 0], found[found >= 0]
+                keep = select[found]
+                approx, found = approx[keep], found[keep]
+            # The k-th best of these scores less eps is a floor for the k-th best exact score (those k rows
+            # score at least that); a row scoring below that floor less eps cannot be among the best.
+            if len(found) >= k:
+                cut = float(np.partition(approx, len(approx) - k)[len(approx) - k]) - 2 * eps
+                if floor < cut or want >= nb:
+                    found = np.sort(found[approx >= cut])
+                    break
+            elif want >= nb:
+                found = np.sort(found[found >= 0])
+                break
+            want = min(nb, want * 4)
+        rows = np.concatenate([found, delta_rows])  # ascending: the delta's rows follow the base's
+        scores = np.concatenate([self._exact(q, found, False), self._exact(q, delta_rows, False)])
+        return _best(scores, rows, k)
+
+    def _exact(self, q: np.ndarray, rows: np.ndarray, every: bool) -> np.ndarray:
+        """FAISS' inner product of q with these rows (ascending; `every`: all rows, in order)."""
+        faiss = faiss_module()
+        out = np.empty(len(rows), np.float32)
+        if not len(rows):
+            return out
+        nb, d = self.index.ntotal, self.dimension
+        parts = [(self._base, 0, nb)]
+        if self._delta_flat is not None and self._delta_flat.ntotal:
+            parts.append((self._delta_flat, nb, self.rows))
+        qp = faiss.swig_ptr(q)
+        at = 0
+        for flat, start, end in parts:
+            lo, hi = (start, end) if every else np.searchsorted(rows, [start, end])
+            n = int(hi - lo)
+            if not n:
+                continue
+            chunk = out[at : at + n]
+            if every:
+                faiss.fvec_inner_products_ny(faiss.swig_ptr(chunk), qp, flat.get_xb(), d, n)
+            elif n * 4 >= end - start:  # most of the part: one pass over it, then pick
+                whole = np.empty(end - start, np.float32)
+                faiss.fvec_inner_products_ny(faiss.swig_ptr(whole), qp, flat.get_xb(), d, end - start)
+                chunk[:] = whole[rows[lo:hi] - start]
+            else:
+                ids = np.ascontiguousarray(rows[lo:hi] - start, np.int64)
+                faiss.fvec_inner_products_by_idx(faiss.swig_ptr(chunk), qp, flat.get_xb(), faiss.swig_ptr(ids), d, 1, n)
+            at += n
+        return out
+
+    def prepare(self) -> None:
+        """Make what `top` reads for a large base now (about a second at a million rows), not on a query."""
+        if self.index.ntotal > EXACT_ROWS:
+            self._coarse.get(self._base, faiss_module())
+
     # --- persistence -------------------------------------------------------------------------
 
     def save(self, root: Path) -> Path:
@@ -391,7 +496,7 @@ class VectorIndex:
         name = f"{self.checksum[:12]}-{secrets.token_hex(3)}"
         previous = read_pointer(root)
         whole, _ = self.compacted()  # dead rows are not written
-        blob = faiss.serialize_index(whole.index).tobytes()
+        blob = faiss.serialize_index(whole.index)  # uint8 array, written as it is (no copy)
         manifest = {
             "version": MANIFEST_VERSION,
             "model": self.model_id,
@@ -466,6 +571,39 @@ def _remove_folder(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+class _Rows(Sequence[_T]):
+    """What an index holds per row: the base's list, shared by every index `apply` makes from it (an
+    update does not copy it), and the delta's short list of its own."""
+
+    __slots__ = ("_base", "_tail")
+
+    def __init__(self, base: list[_T], tail: list[_T] | None = None):
+        self._base = base
+        self._tail = tail or []
+
+    def updated(self, gone: np.ndarray, added: list[_T]) -> _Rows[_T]:
+        """Without the delta's rows `gone` (counted from the delta's first), with `added` after."""
+        return _Rows(self._base, _without(self._tail, gone) + added)
+
+    def __len__(self) -> int:
+        return len(self._base) + len(self._tail)
+
+    @overload
+    def __getitem__(self, row: int) -> _T: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[_T]: ...
+    def __getitem__(self, row: int | slice) -> _T | list[_T]:
+        if isinstance(row, slice):
+            return list(self)[row]
+        n = len(self._base)
+        if row < 0:
+            row += len(self)
+        return self._base[row] if row < n else self._tail[row - n]
+
+    def __iter__(self) -> Iterator[_T]:
+        return itertools.chain(self._base, self._tail)
+
+
 def _without(items: list, rows: np.ndarray) -> list:
     out = list(items)
     for r in sorted((int(r) for r in rows), reverse=True):
@@ -491,6 +629,72 @@ def _selected(select: np.ndarray | None, start: int, end: int):
         return None
     faiss = faiss_module()
     return faiss.SearchParameters(sel=faiss.IDSelectorBitmap(np.packbits(part, bitorder="little")))
+
+
+def _best(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k highest scores and their rows (given ascending), in no particular order; all of them when
+    there are no more than k. Of rows with equal scores at the cut (the same text twice), the first are
+    kept, whatever the order they were added in (FAISS' heap keeps whichever it met first)."""
+    if len(scores) <= k:
+        return scores, rows
+    kth = scores[np.argpartition(scores, len(scores) - k)[len(scores) - k]]
+    above = np.flatnonzero(scores > kth)
+    picked = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+    return scores[picked], rows[picked]
+
+
+class _Coarse:
+    """A base's vectors in half precision (FAISS' fp16 scalar quantizer: half the base's size), which `top`
+    scans to find the rows that may be among the best without reading the whole base.
+
+    How far a half-precision score may be from FAISS' exact one, for a query q, with r the rounding of a
+    stored vector: |q.r| is at most |q| max|r| (over the rows) and at most sum |q_i| max|r_i|; the two
+    float32 sums add at most 2 d u |q| (max|x| + max|r|) (u = 2^-24, d the dimension).
+    """
+
+    CHUNK = 32768
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made = False
+        self._index: Any = None
+        self._worst = np.zeros(0)  # per dimension: the largest |r_i|
+        self._residual = 0.0  # the largest |r|
+        self._norm = 0.0  # the largest |x|
+
+    def get(self, base, faiss) -> _Coarse | None:
+        """This, made from the base on first use; None when the base's vectors do not fit half precision."""
+        if not self._made:
+            with self._lock:
+                if not self._made:
+                    self._make(base, faiss)
+                    self._made = True
+        return self if self._index is not None else None
+
+    def _make(self, base, faiss) -> None:
+        vectors = _codes(base)
+        index = faiss.IndexScalarQuantizer(base.d, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        worst, residual, norm = np.zeros(base.d), 0.0, 0.0
+        for start in range(0, len(vectors), self.CHUNK):
+            part = vectors[start : start + self.CHUNK]
+            index.add(part)
+            x = part.astype(np.float64)
+            r = index.sa_decode(index.sa_encode(part)).astype(np.float64) - x
+            np.maximum(worst, np.abs(r).max(axis=0), out=worst)
+            residual = max(residual, float(np.sqrt(np.einsum("ij,ij->i", r, r).max())))
+            norm = max(norm, float(np.sqrt(np.einsum("ij,ij->i", x, x).max())))
+        if np.isfinite(worst).all() and np.isfinite(norm) and norm < 1e4:
+            self._index, self._worst, self._residual, self._norm = index, worst, residual, norm
+
+    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """(approximate scores, rows) of the k best rows for q, and the bound on their error."""
+        scores, rows = self._index.search(q[None], k)
+        q64 = q.astype(np.float64)
+        qn = float(np.linalg.norm(q64))
+        spread = min(qn * self._residual, float(np.abs(q64) @ self._worst))
+        d = len(self._worst)
+        rounding = 2 * d * _U32 / (1 - d * _U32) * qn * (self._norm + self._residual)
+        return scores[0], rows[0], (spread + rounding) * 1.01 + 1e-7
 
 
 def _assign_ids(entries: list[Entry], taken: np.ndarray) -> np.ndarray:

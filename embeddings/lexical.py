@@ -10,14 +10,17 @@ pair's terms only; a query's few terms are scored at query time. The scores are 
 (Lucene variant, k1=1.2, b=0.75, float32), which built this index before, to the last bit
 (tests/unit/test_lexical.py compares the two). Measured at 10,000 pairs: rebuilding bm25s from
 already-stemmed documents would take 0.2 s per publish (20 ms at 1,000); updating these statistics
-takes about 2 ms (1 ms), and a query costs the same as before.
+takes about 2 ms (1 ms), and a query costs the same as before. For queries, each index keeps the
+length part of every document's denominator and the scores of the terms asked recently (bounded by
+TERM_CACHE_ENTRIES), so a frequent word is not scored again over its postings at every question.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -81,9 +84,21 @@ def tokens(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
-@dataclass(frozen=True)
+@lru_cache(maxsize=4096)
+def _query_tokens(text: str) -> tuple[str, ...]:
+    """A query's tokens; a question is often asked again (and decide() reads the query search read)."""
+    return tuple(tokens(text))
+
+
+# Per index, the BM25 scores of this many of its postings' entries are kept for the next query with the
+# same words (12 bytes each): a frequent word in a large collection need not be scored again.
+TERM_CACHE_ENTRIES = 1_000_000
+
+
+@dataclass(frozen=True, eq=False)
 class Subset:
-    """Some of the documents, scored as a collection of their own (its own N, average length and df)."""
+    """Some of the documents, scored as a collection of their own (its own N, average length and df).
+    Equal only to itself (the index keeps scores per subset)."""
 
     member: np.ndarray  # bool per slot
     count: int
@@ -105,6 +120,15 @@ class LexicalIndex:
         self.count = 0
         self.total_length = 0
         self._add(dict(zip(keys, documents, strict=True)), self._postings)
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        # Computed for queries, from this (immutable) index: each document's length part of the BM25
+        # denominator per collection scored (the whole, or a Subset), and terms' scores.
+        self._lock = threading.Lock()
+        self._norms: dict[Subset | None, np.ndarray] = {}
+        self._scored: OrderedDict[tuple[str, Subset | None], tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
+        self._scored_entries = 0
 
     @property
     def keys(self) -> list[str]:
@@ -141,6 +165,7 @@ class LexicalIndex:
                 del postings[term]
         new._postings = postings
         new._add(documents, postings)
+        new._clear_caches()
         return new
 
     def _add(self, documents: dict[str, str], postings: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -171,45 +196,71 @@ class LexicalIndex:
             postings[term] = (slots, tf)
 
     def subset(self, keys: list[str]) -> Subset:
+        return self.subset_of(self.slots(keys))
+
+    def subset_of(self, slots: np.ndarray) -> Subset:
+        """The documents in these slots (each once), as a collection of their own."""
         member = np.zeros(len(self._length), bool)
-        slots = self.slots(keys)
         member[slots] = True
-        return Subset(member, len(keys), int(self._length[slots].sum()))
+        return Subset(member, len(slots), int(self._length[slots].sum()))
 
     def scores(self, query: str, per_term: bool = False, subset: Subset | None = None) -> np.ndarray:
         """BM25 of every document, by slot (0 outside `subset`); with per_term, divided by the number
         of the query's words, so that a long message full of words that match nothing in particular
         does not outweigh a short one."""
         out = np.zeros(len(self._length), np.float32)
-        words = tokens(query)
-        count, length = (self.count, self.total_length) if subset is None else (subset.count, subset.length)
+        words = _query_tokens(query)
+        count = self.count if subset is None else subset.count
         if not words or not count:
             return out
         # Exactly bm25s' arithmetic: idf and tf parts in float64, each term's score stored as float32,
         # summed in float32 in the query's word order (a repeated word counts again).
-        mean_length = length / count
-        scored: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
         for word in words:
-            if word not in scored:
-                scored[word] = self._term_scores(word, count, mean_length, subset)
-            hit = scored[word]
+            hit = self._term_scores(word, subset)
             if hit is not None:
                 out[hit[0]] += hit[1]
         return out / len(words) if per_term else out
 
-    def _term_scores(
-        self, term: str, count: int, mean_length: float, subset: Subset | None
-    ) -> tuple[np.ndarray, np.ndarray] | None:
+    def _term_scores(self, term: str, subset: Subset | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(slots, scores) of the documents holding the term; None when none does. Kept for the next
+        query (up to TERM_CACHE_ENTRIES entries per index, the least recently used dropped first)."""
+        key = (term, subset)
+        with self._lock:
+            if key in self._scored:
+                self._scored.move_to_end(key)
+                return self._scored[key]
         posting = self._postings.get(term)
-        if posting is None:
-            return None
-        slots, tf = posting
-        if subset is not None:
-            inside = subset.member[slots]
-            slots, tf = slots[inside], tf[inside]
-            if not len(slots):
-                return None
-        df = len(slots)
-        idf = np.float32(math.log(1 + (count - df + 0.5) / (df + 0.5)))
-        tfc = tf / (K1 * ((1 - B) + B * self._length[slots] / mean_length) + tf)
-        return slots, (idf * tfc).astype(np.float32)
+        hit = None
+        if posting is not None:
+            slots, tf = posting
+            if subset is not None:
+                inside = subset.member[slots]
+                slots, tf = slots[inside], tf[inside]
+            if len(slots):
+                count = self.count if subset is None else subset.count
+                df = len(slots)
+                idf = np.float32(math.log(1 + (count - df + 0.5) / (df + 0.5)))
+                tfc = tf / (self._norm(subset)[slots] + tf)
+                hit = slots, (idf * tfc).astype(np.float32)
+        with self._lock:
+            if key not in self._scored:
+                self._scored[key] = hit
+                self._scored_entries += 1 if hit is None else len(hit[0])
+                while self._scored_entries > TERM_CACHE_ENTRIES and len(self._scored) > 1:
+                    _, dropped = self._scored.popitem(last=False)
+                    self._scored_entries -= 1 if dropped is None else len(dropped[0])
+        return hit
+
+    def _norm(self, subset: Subset | None) -> np.ndarray:
+        """K1 * ((1 - B) + B * length / mean length) per slot (float64), for the whole or a subset."""
+        with self._lock:
+            norm = self._norms.get(subset)
+        if norm is not None:
+            return norm
+        count, length = (self.count, self.total_length) if subset is None else (subset.count, subset.length)
+        norm = K1 * ((1 - B) + B * self._length / (length / count))
+        with self._lock:
+            if len(self._norms) >= 16:  # subsets of snapshots no longer served
+                self._norms.clear()
+            self._norms[subset] = norm
+        return norm

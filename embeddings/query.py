@@ -22,7 +22,7 @@ content words the collection never uses.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -93,6 +93,9 @@ def stem(word: str) -> str:
             break
     return w[:-1] if w.endswith("e") and len(w) > 4 else w
 
+
+# Per vocabulary, how the last this many questions read (for a question asked again).
+ANALYSED_QUERIES = 1024
 
 # English words common enough that a word one edit from one of them is taken for its misspelling
 # ("exaustion", "storys", "lesons"), not for a name the collection does not know.
@@ -204,6 +207,20 @@ class Vocabulary:
         return any(word[:i] in self.counts and word[i:] in self.counts for i in range(3, len(word) - 2))
 
     def analyse(self, query: str, correct: bool = True) -> QueryAnalysis:
+        """How the query reads against this vocabulary; the same question asked again is read once
+        (the vocabulary never changes: a publish makes a new one)."""
+        cache = self.__dict__.setdefault("_analysed", OrderedDict())
+        key = (query, correct)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        analysis = self._analyse(query, correct)
+        cache[key] = analysis
+        if len(cache) > ANALYSED_QUERIES:
+            cache.popitem(last=False)
+        return analysis
+
+    def _analyse(self, query: str, correct: bool) -> QueryAnalysis:
         corrections: dict[str, str] = {}
         if correct:
             for w in set(words(query)):

@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import logging
 import math
+import operator
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,18 +136,28 @@ def _document(item: QAPair | Passage) -> str:
     return item.text if isinstance(item, Passage) else " ".join([item.question, *item.alternates, item.answer])
 
 
-def _text_changed(old: QAPair | Passage | None, new: QAPair | Passage) -> bool:
-    """Whether what is searched of the item changed (its vectors, BM25 terms and words)."""
-    if old is None:
-        return True
-    if isinstance(new, Passage):
-        return not isinstance(old, Passage) or old.text != new.text
-    return (
-        isinstance(old, Passage)
-        or old.question != new.question
-        or old.answer != new.answer
-        or old.alternates != new.alternates
-    )
+# What is searched of a pair (its vectors, BM25 terms and words), and what else the snapshot reads of it.
+_pair_text = operator.attrgetter("question", "alternates", "answer")
+_pair_meta = operator.attrgetter("tags", "citable")
+
+
+def _differences(old: dict[str, QAPair], new: dict[str, QAPair]) -> tuple[list[str], list[str]]:
+    """(pairs whose searched text changed or that are new, pairs whose tags or citability changed), in
+    one pass that costs little per unchanged pair (100,000 pairs are compared on every publish)."""
+    text, meta = [], []
+    for k, p in new.items():
+        o = old.get(k)
+        if o is p:
+            continue
+        if o is None:
+            text.append(k)
+            meta.append(k)
+            continue
+        if _pair_text(o) != _pair_text(p):
+            text.append(k)
+        if _pair_meta(o) != _pair_meta(p):
+            meta.append(k)
+    return text, meta
 
 
 def entries_for(pairs: list[QAPair], passages: list[Passage]) -> list[Entry]:
@@ -156,6 +167,17 @@ def entries_for(pairs: list[QAPair], passages: list[Passage]) -> list[Entry]:
     for x in sorted(passages, key=lambda x: x.id):
         entries.extend(_entries(x))
     return entries
+
+
+def _highest(values: np.ndarray, k: int) -> np.ndarray:
+    """The positions of the k highest values, highest first, equal values in their order: what a stable
+    sort of all of them gives, without sorting more than the k best."""
+    if len(values) > 4 * k:
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        near = np.flatnonzero(values >= kth)
+        if len(near) >= k:  # else NaNs, which sort last
+            return near[np.argsort(-values[near], kind="stable")][:k]
+    return np.argsort(-values, kind="stable")[:k]
 
 
 def _row_arrays(entries: list[Entry], position: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -223,6 +245,7 @@ class Snapshot:
             index, _ = index.compacted()
             self.index = index
         self.item_of_row, self.is_answer_row, self.rank_of_row = _row_arrays(index.entries, self.position)
+        self.index.prepare()
         self.lexical = LexicalIndex(self.keys, self.docs)
         self.slot_of_item = self.lexical.slots(self.keys)
         self.vocabulary = Vocabulary(self.docs)
@@ -231,23 +254,48 @@ class Snapshot:
     def _item(self, key: str) -> QAPair | Passage:
         return self.pairs.get(key) or self.passages[key]
 
-    def _finish(self) -> None:
-        """What follows from the items' other fields (kind, sources, tags), read afresh every time."""
+    def _finish(self, previous: Snapshot | None = None, touched: list[str] | None = None) -> None:
+        """What follows from the items' other fields (kind, sources, tags): read afresh, or carried over
+        from `previous` with the `touched` items (whose tags or citability changed, new ones included)
+        read again, which costs the size of the change (and of the keys' positions when keys changed)."""
         n, n_pairs = len(self.keys), len(self.pairs)
+        if previous is None or touched is None:
+            citable = np.zeros(n, dtype=bool)
+            citable[:n_pairs] = np.fromiter((self.pairs[k].citable for k in self.keys[:n_pairs]), bool, n_pairs)
+            members: dict[str, list[int]] = {}
+            for i, k in enumerate(self.keys):
+                for t in self._item(k).tags:
+                    members.setdefault(t, []).append(i)
+            self._tags: dict[str, np.ndarray] = {}
+            for t, positions in members.items():
+                self._tags[t] = np.zeros(n, dtype=bool)
+                self._tags[t][positions] = True
+        else:
+            if previous.keys is self.keys:
+                citable = previous._masks["citable"].copy()
+                tags = dict(previous._tags)
+            else:  # positions moved: each item takes what it had at its old position (new ones: nothing)
+                old = np.fromiter((previous.position.get(k, -1) for k in self.keys), np.int64, n)
+                known = old >= 0
+                citable = previous._masks["citable"][np.maximum(old, 0)] & known
+                tags = {t: m[np.maximum(old, 0)] & known for t, m in previous._tags.items()}
+            copied: set[str] = set()
+            for k in touched:
+                i = self.position[k]
+                item = self._item(k)
+                was = previous._item(k).tags if k in previous.position else []
+                citable[i] = k in self.pairs and self.pairs[k].citable
+                for t, on in [*((t, False) for t in was), *((t, True) for t in item.tags)]:
+                    if t not in copied:
+                        tags[t] = tags[t].copy() if t in tags else np.zeros(n, dtype=bool)
+                        copied.add(t)
+                    tags[t][i] = on
+            moved = previous.keys is not self.keys
+            self._tags = {t: m for t, m in tags.items() if (t not in copied and not moved) or m.any()}
         is_qa = np.zeros(n, dtype=bool)
         is_qa[:n_pairs] = True
-        citable = np.zeros(n, dtype=bool)
-        citable[:n_pairs] = np.fromiter((self.pairs[k].citable for k in self.keys[:n_pairs]), bool, n_pairs)
         # Item masks for filters. "citable": pairs that cite a source, the only ones visitors are answered from.
         self._masks: dict[str, np.ndarray] = {"qa": is_qa, "passage": ~is_qa, "citable": citable}
-        members: dict[str, list[int]] = {}
-        for i, k in enumerate(self.keys):
-            for t in self._item(k).tags:
-                members.setdefault(t, []).append(i)
-        self._tags: dict[str, np.ndarray] = {}
-        for t, positions in members.items():
-            self._tags[t] = np.zeros(n, dtype=bool)
-            self._tags[t][positions] = True
         # A tagged collection has its own BM25 statistics and vocabulary, built on first use.
         self._collections: dict[str, _Collection] = {}
         # Per tag searched by name: the view its dense search reads (see Retriever._view).
@@ -267,8 +315,13 @@ class Snapshot:
         same_keys = new_pairs.keys() == self.pairs.keys() and new_passages.keys() == self.passages.keys()
         keys = self.keys if same_keys else sorted(new_pairs) + sorted(new_passages)
         position = self.position if same_keys else {k: i for i, k in enumerate(keys)}
-        changed = [k for k, p in new_pairs.items() if _text_changed(self.pairs.get(k), p)]
-        changed += [k for k, x in new_passages.items() if _text_changed(self.passages.get(k), x)]
+        changed, touched = _differences(self.pairs, new_pairs)
+        for k, x in new_passages.items():
+            o = self.passages.get(k)
+            if o is None or (o is not x and o.text != x.text):
+                changed.append(k)
+            if o is None or (o is not x and o.tags != x.tags):
+                touched.append(k)
         changed.sort(key=position.__getitem__)
         removed = [] if same_keys else [k for k in self.keys if k not in position]
         new = object.__new__(Snapshot)
@@ -278,13 +331,15 @@ class Snapshot:
             new.index, new.docs, new.lexical, new.vocabulary = self.index, self.docs, self.lexical, self.vocabulary
             new.item_of_row, new.is_answer_row, new.rank_of_row = self.item_of_row, self.is_answer_row, self.rank_of_row
             new.slot_of_item = self.slot_of_item
-            new._finish()
+            new._finish(self, touched)
+            new._carry_collections(self, touched)
             return new, False
         # The vectors: the changed and removed items' rows out, the changed items' entries in.
         replaced = [k for k in changed if k in self.position] + removed
         rows = np.flatnonzero(np.isin(self.item_of_row, [self.position[k] for k in replaced]))
         added = [e for k in changed for e in _entries(new._item(k))]
         new.index, change, source = self.index.apply(rows, added, encoder)
+        new.index.prepare()  # after a fold, a new base
         if index_root is not None:
             new.index.persist(index_root, since=self.index, change=change)
         # Per row: what the row it was says, for the rows kept; -1 (no item) for rows now dead.
@@ -309,15 +364,34 @@ class Snapshot:
         new.lexical = self.lexical.updated(removed, documents)
         new.slot_of_item = self.slot_of_item if same_keys else new.lexical.slots(keys)
         new.vocabulary = self.vocabulary.updated([self.docs[self.position[k]] for k in replaced], documents.values())
-        new._finish()
+        new._finish(self, touched)
+        new._carry_collections(self, [*changed, *touched, *removed])
         return new, True
+
+    def _carry_collections(self, previous: Snapshot, affected: list[str]) -> None:
+        """The tagged collections `previous` had built, brought up to this snapshot: a collection's
+        vocabulary loses the old texts and gains the new of the `affected` items (changed, retagged,
+        new or removed) only, so that a tagged search after a publish does not read its whole collection."""
+        with previous._lock:
+            built = dict(previous._collections)
+        keys = set(affected)
+        for tag, old in built.items():
+            members = np.flatnonzero(self._tags.get(tag, np.zeros(len(self.keys), dtype=bool)))
+            gone = [
+                previous.docs[previous.position[k]]
+                for k in keys
+                if k in previous.position and tag in previous._item(k).tags
+            ]
+            came = [self.docs[self.position[k]] for k in keys if k in self.position and tag in self._item(k).tags]
+            vocabulary = old.vocabulary.updated(gone, came) if gone or came else old.vocabulary
+            subset = self.lexical.subset_of(self.slot_of_item[members]) if len(members) else None
+            self._collections[tag] = _Collection(members, subset, vocabulary)
 
     def _collection(self, tag: str) -> _Collection:
         with self._lock:
             if tag not in self._collections:
                 members = np.flatnonzero(self._tags.get(tag, np.zeros(len(self.keys), dtype=bool)))
-                keys = [self.keys[i] for i in members]
-                subset = self.lexical.subset(keys) if len(members) else None
+                subset = self.lexical.subset_of(self.slot_of_item[members]) if len(members) else None
                 self._collections[tag] = _Collection(members, subset, Vocabulary([self.docs[i] for i in members]))
             return self._collections[tag]
 
@@ -425,7 +499,7 @@ class Retriever:
         `view`: the index to read (a collection's own, see _view); the snapshot's by default.
         """
         view = view or snap.main_view(self.encoder)
-        vectors = np.vstack([view.encoder.encode_query(query)])
+        vector = view.encoder.encode_query(query)
         allowed = None
         if mask is not None:
             allowed = mask[np.maximum(view.item_of_row, 0)] & (view.item_of_row >= 0)
@@ -433,10 +507,7 @@ class Retriever:
                 return np.full(len(snap.keys), -1.0, np.float32), np.full(len(snap.keys), -1, np.int64)
         # Small collections are scored exhaustively; large ones through the top rows only.
         n = len(view.index) if len(view.index) <= EXHAUSTIVE_ROWS else min(n, len(view.index))
-        scores, rows = view.index.search(vectors, n, allowed, ordered=False)
-        flat_rows, flat_scores = rows.ravel(), scores.ravel()
-        ok = flat_rows >= 0
-        flat_rows, flat_scores = flat_rows[ok], flat_scores[ok]
+        flat_scores, flat_rows = view.index.top(vector, n, allowed)
         items = view.item_of_row[flat_rows]
         is_answer = view.is_answer_row[flat_rows]
         order = np.argsort(flat_scores)  # ascending: with repeated items, the last (highest) write wins
@@ -520,33 +591,33 @@ class Retriever:
             dense, best_row = self._dense(snap, query, mask, n_rows, view)
         if mode in ("hybrid", "bm25"):
             lexical = self._lexical(snap, query, mask, tag)
+        # The items that may be returned (reached by FAISS or sharing a word), and their fused scores.
+        reached = dense > -1
+        candidates = np.flatnonzero(lexical > 0 if mode == "bm25" else reached | (lexical > 0))
+        if mask is not None:
+            candidates = candidates[mask[candidates]]
         if mode == "dense":
-            fused = dense.copy()
+            fused = dense[candidates]
         elif mode == "bm25":
-            fused = lexical.copy()
+            fused = lexical[candidates]
         else:
-            reached = dense > -1
             # An item only BM25 found gets the lowest dense score that was reached, not -1.
             floor = float(dense[reached].min()) if reached.any() else 0.0
-            fused = np.where(reached, dense, floor) + self.scoring.lexical_weight * lexical
-        candidates = np.flatnonzero(mask if mask is not None else np.ones(len(snap.keys), dtype=bool))
-        if mode != "bm25":
-            candidates = candidates[(dense[candidates] > -1) | (lexical[candidates] > 0)]
-        else:
-            candidates = candidates[lexical[candidates] > 0]
-        top = candidates[np.argsort(-fused[candidates], kind="stable")][:k]
+            fused = (
+                np.where(reached[candidates], dense[candidates], floor)
+                + self.scoring.lexical_weight * lexical[candidates]
+            )
+        chosen = _highest(fused, k)
+        top, fused = candidates[chosen], fused[chosen]
         # The confidence fitted for the encoder that scored these items.
         on_base = view.index is not snap.index  # a collection's own index, of the base encoder's vectors
         scoring = self.base_scoring if on_base and self.base_scoring is not None else self.scoring
         hits = []
-        for i in top:
+        for i, f in zip(top, fused.tolist(), strict=True):
             key = snap.keys[i]
             row = best_row[i]
             fld = view.index.entry(row).field if row >= 0 else "lexical"
-            if mode == "hybrid":
-                conf = scoring.confidence(float(fused[i]), analysis)
-            else:
-                conf = float(min(1.0, max(0.0, fused[i])))
+            conf = scoring.confidence(f, analysis) if mode == "hybrid" else float(min(1.0, max(0.0, f)))
             pair = snap.pairs.get(key)
             hits.append(
                 Hit(
@@ -558,7 +629,7 @@ class Retriever:
                     passage=None if pair else snap.passages[key],
                     dense=float(max(dense[i], 0.0)),
                     lexical=float(lexical[i]),
-                    fused=float(fused[i]),
+                    fused=f,
                 )
             )
         return hits, analysis

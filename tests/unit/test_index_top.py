@@ -1,0 +1,50 @@
+"""VectorIndex.top, what the retriever reads: the same best rows and scores as a plain FAISS search, also
+above EXACT_ROWS, where it scans the vectors in half precision first and scores only the likely rows."""
+
+import numpy as np
+import pytest
+
+from embeddings.index import EXACT_ROWS, Entry, VectorIndex
+
+pytestmark = pytest.mark.unit
+
+
+class RandomEncoder:
+    model_id = "random@1"
+    dimension = 32
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        v = self.rng.standard_normal((len(texts), self.dimension)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def best(index: VectorIndex, query: np.ndarray, k: int, allowed: np.ndarray | None) -> dict[int, float]:
+    scores, rows = index.search(query[None], k, allowed)
+    return {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
+
+
+@pytest.mark.parametrize("rows", [500, EXACT_ROWS + 5_000])
+def test_top_finds_what_a_full_search_finds_with_dead_rows_a_delta_and_a_filter(rows):
+    encoder = RandomEncoder(rows)
+    entries = [Entry(f"p{i}", "qa", "question", f"text {i}") for i in range(rows)]
+    index = VectorIndex.from_vectors(entries, encoder.encode([e.text for e in entries]), encoder.model_id)
+    rng = np.random.default_rng(1)
+    # Publishes: rows of the base removed, new rows in the delta, one the same text as a row kept.
+    for step in range(3):
+        alive = index.alive()
+        remove = rng.choice(np.flatnonzero(alive) if alive is not None else np.arange(index.rows), 40, replace=False)
+        added = [Entry(f"n{step}-{i}", "qa", "question", f"new {step} {i}") for i in range(30)]
+        index, _, _ = index.apply(remove, added, encoder)
+    queries = encoder.encode(["q"] * 6)
+    queries[0] = index.vectors(np.array([index.rows - 1]))[0]  # a query equal to a stored vector
+    for query in queries:
+        for k in (1, 10, 160):
+            for allowed in (None, rng.random(index.rows) < 0.9, rng.random(index.rows) < 0.02):
+                scores, found = index.top(query, k, allowed)
+                expected = best(index, query, k, allowed)
+                assert dict(zip(found.tolist(), scores.tolist(), strict=True)) == expected
+                alive = index.alive()
+                assert alive is None or alive[found].all()
