@@ -3,8 +3,9 @@
 Several replicas of the API (`python -m api` with FAQBOT_PROFILE=prod, each with its own Rasa server
 on loopback) share PostgreSQL (the store, staff accounts) and Redis (visitors' sessions, the rate
 limits, Rasa's tracker and lock stores), and sit behind Debian's nginx, which this process configures
-and runs as its own child. The first replica starts alone (it fine-tunes the encoder and trains Rasa
-when the shared caches lack them); the others start once it answers. A child that dies is started
+and runs as its own child. The first replica starts alone (it trains Rasa when the shared cache lacks
+a model, and starts fine-tuning the encoder in the background when there is no fine-tuned one: the
+others serve the packaged encoder until then and adopt the new model); the others start once it answers. A child that dies is started
 again, with a growing pause; Ctrl+C (SIGINT) or SIGTERM stops them all.
 
 On several machines: run `python -m api` with FAQBOT_PROFILE=prod on each (their FAQBOT_DATABASE_URL
