@@ -15,10 +15,11 @@ from api.accounts import Accounts
 from api.hardening import MethodGuard, RequestGuard
 from api.metrics import Metrics
 from api.observability import RequestLog
+from api.rasa_runtime import RasaRuntime
 from api.routes import actions, auth, chat, docs, editorial, flags, health, pages, qa, retrain, search
 from api.routes import metrics as metrics_route
 from api.routes.pages import STATIC
-from api.runtime import Runtime, build_runtime
+from api.runtime import Runtime, build_runtime, warm_after_start
 from api.security import ChatCORS, SecurityHeaders
 from api.settings import Settings, get_settings
 from api.transcripts import Transcripts
@@ -53,8 +54,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await asyncio.to_thread(safety.warm)  # compile the safety rules now: a broken rules file stops start-up
-        runtime = await asyncio.to_thread(build_runtime, s)
+        # Rasa's own start (tens of seconds) runs beside the build: the chat answers without it until it is ready.
+        rasa = RasaRuntime(s)
+        rasa.start()
+        try:
+            await asyncio.to_thread(safety.warm)  # compile the safety rules now: a broken rules file stops start-up
+            runtime = await asyncio.to_thread(build_runtime, s, rasa)
+        except BaseException:
+            await rasa.stop()
+            raise
+        warm_after_start(runtime)
         executor = ActionExecutor()
         register(executor, runtime.answerer)
         app.state.runtime = runtime
@@ -65,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.transcripts = Transcripts(runtime.store, s.privacy)
         await app.state.transcripts.purge_logged()
         purging = asyncio.create_task(app.state.transcripts.keep_purging(), name="transcript-purge")
-        runtime.rasa.start()
+        # No fine-tuned model yet: the base model answers now while the first one is trained in a child process.
+        await asyncio.to_thread(runtime.retrainer.start_first)
         runtime.retrainer.start_schedule()
         syncing = asyncio.create_task(keep_in_sync(runtime), name="replica-sync")
         try:

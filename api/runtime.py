@@ -1,12 +1,21 @@
 """What the service loads once at start-up and shares: store, tokens, encoder, retriever, answerer,
 Rasa, sessions and the rate limiter.
 
-Built in FastAPI's lifespan (in a worker thread), never at import time.
+Built in FastAPI's lifespan (in a worker thread), never at import time. Each step of the build is
+timed and logged at INFO ("start-up: index 0.41 s"), so that an operator sees where a slow start's
+seconds go. (Running the steps side by side in threads was measured: no faster, as they hold the GIL.)
+
+The service never fine-tunes in this process: without a fine-tuned model it serves the base model and
+the retrainer trains one in a child process (Retrainer.start_first, called by the lifespan).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +74,33 @@ def load_crisis_net(
     net = load_net(encoder, settings.encoder_cache_dir)
     log.info("crisis net: %s", encoder.model_id)
     return net
+
+
+class StartClock:
+    """How long each step of the start took, logged at INFO as it ends, and in all at the end."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.cpu = time.process_time()
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.monotonic() - began
+            log.info("start-up: %s %.2f s", name, self.seconds[name])
+
+    def done(self) -> None:
+        steps = ", ".join(f"{name} {seconds:.2f}" for name, seconds in self.seconds.items())
+        log.info(
+            "start-up: runtime built in %.2f s, %.2f s of CPU (%s)",
+            time.monotonic() - self.started,
+            time.process_time() - self.cpu,
+            steps,
+        )
 
 
 def shared_state(settings: Settings) -> dict:
@@ -149,11 +185,16 @@ class Runtime:
         return changed
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, rasa: RasaRuntime | None = None) -> Runtime:
+    """Everything the service serves with; `rasa`: the Rasa supervisor when the caller started it already
+    (the lifespan does, so that Rasa loads while this runs)."""
+    clock = StartClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
-    report = store.seed(load_pairs())
-    golden = store.seed_golden(store.published_pairs())
+    with clock.step("store"):
+        store = Store(settings.database_url)
+    with clock.step("seed"):
+        report = store.seed(load_pairs())
+        golden = store.seed_golden(store.published_pairs())
     if golden:
         log.info("golden questions: %d seeded from the published pairs' alternates", golden)
     log.info(
@@ -162,8 +203,13 @@ def build_runtime(settings: Settings) -> Runtime:
         report.updated,
         report.kept_editor_changes,
     )
-    encoder = load_encoder(settings.encoder, settings.encoder_cache_dir, store.published_pairs())
-    base = load_base_encoder(settings, encoder)
+    with clock.step("encoder"):
+        # The fine-tuned model when there is one; never trained here (see Retrainer.start_first).
+        encoder = load_encoder(settings.encoder, settings.encoder_cache_dir, [], train=False)
+    with clock.step("base encoder"):
+        base = load_base_encoder(settings, encoder)
+    with clock.step("crisis net"):
+        net = load_crisis_net(settings, encoder, base)
     retriever = Retriever(
         encoder,
         settings.index_dir,
@@ -178,8 +224,8 @@ def build_runtime(settings: Settings) -> Runtime:
         store=store,
         tokens=Tokens(store.engine),
         retriever=retriever,
-        answerer=Answerer(retriever, settings.bot_config, load_crisis_net(settings, encoder, base)),
-        rasa=RasaRuntime(settings),
+        answerer=Answerer(retriever, settings.bot_config, net),
+        rasa=rasa or RasaRuntime(settings),
         passages=load_passages(),
         settings=settings,
         **shared_state(settings),
@@ -196,14 +242,36 @@ def build_runtime(settings: Settings) -> Runtime:
         golden=lambda: [(g.question, g.pair_id) for g in store.list_golden()],
         calibration_sets=settings.calibration_sets,
     )
-    built = runtime.reindex()
+    with clock.step("index"):  # with the English word lists every collection's typo check reads
+        built = runtime.reindex()
     log.info("index: %d vectors, %s", len(retriever.snapshot.index), "built" if built else "reused")
-    # config.yml's confidence was fitted for all-MiniLM-L6-v2: another model gets its own (fitted now if it has none).
-    calibrate_at_start(
-        retriever,
-        settings.retrieval,
-        settings.encoder_cache_dir,
-        labelled_questions([(g.question, g.pair_id) for g in store.list_golden()], settings.calibration_sets),
-        config_fitted=is_packaged(base_model_path(settings.encoder)),
-    )
+    with clock.step("calibration"):
+        # config.yml's confidence was fitted for all-MiniLM-L6-v2: another model gets its own (fitted now if it has none).
+        calibrate_at_start(
+            retriever,
+            settings.retrieval,
+            settings.encoder_cache_dir,
+            labelled_questions([(g.question, g.pair_id) for g in store.list_golden()], settings.calibration_sets),
+            config_fitted=is_packaged(base_model_path(settings.encoder)),
+        )
+    clock.done()
     return runtime
+
+
+def warm_after_start(runtime: Runtime) -> threading.Thread:
+    """What the first messages need and the port need not wait for, in a thread: the small-talk
+    examples embedded with the served encoder (bot/intents.py: 226 examples, 0.7 s on two quiet cores,
+    else paid by the first visitor, who now waits only if they come sooner)."""
+
+    def warm() -> None:
+        began = time.monotonic()
+        try:
+            runtime.answerer.intents.warm()
+        except Exception:  # the first message tries again, and says what is wrong
+            log.exception("start-up: embedding the small-talk examples failed")
+            return
+        log.info("start-up: small-talk examples %.2f s (in the background)", time.monotonic() - began)
+
+    thread = threading.Thread(target=warm, name="warm-intents", daemon=True)
+    thread.start()
+    return thread

@@ -1,4 +1,8 @@
-"""Which encoder serves: the fine-tuned one when enabled (trained now if missing), else the base.
+"""Which encoder serves: the fine-tuned one when enabled and present, else the base.
+
+Tools (`make eval`, the benchmarks) may train a missing fine-tuned model in process (`train=True`);
+the service never does (`train=False`): it serves the base model and fine-tunes in a child process
+in the background (embeddings/retraining.py Retrainer.start_first), so torch never loads in it.
 
 Moved here from the API so that the service, `make finetune` and the evaluation scripts choose
 the encoder the same way, from the encoder settings alone.
@@ -40,8 +44,9 @@ def finetune_dir(cache_dir: Path, base: Path | None = None) -> Path:
     return root if base is None or is_packaged(base) else root / f"base-{Path(base).name}"
 
 
-def encoder_path(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]) -> Path | None:
-    """The model folder to encode with: the fine-tuned one when enabled (trained now if missing), else the base.
+def encoder_path(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair], train: bool = True) -> Path | None:
+    """The model folder to encode with: the fine-tuned one when enabled (trained now if missing and
+    `train`), else the base.
 
     None means the packaged all-MiniLM-L6-v2. A failed fine-tuning is logged and the base model serves.
     """
@@ -49,7 +54,7 @@ def encoder_path(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]
     if not settings.finetune:
         return configured
     tuned = current_encoder_path(settings, cache_dir)
-    if tuned is None:
+    if tuned is None and train:
         base = base_model_path(settings)
         try:
             tuned = finetune(base, model_digest(base), pairs, finetune_dir(cache_dir, base))
@@ -58,9 +63,11 @@ def encoder_path(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]
     return tuned or configured
 
 
-def load_encoder(settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair]) -> SentenceEncoder:
-    """The encoder the service searches with, for these published pairs."""
-    path = encoder_path(settings, cache_dir, pairs)
+def load_encoder(
+    settings: EncoderSettings, cache_dir: Path, pairs: list[QAPair], train: bool = True
+) -> SentenceEncoder:
+    """The encoder to search with, for these published pairs (see encoder_path for `train`)."""
+    path = encoder_path(settings, cache_dir, pairs, train)
     encoder = SentenceEncoder(path, backend=settings.backend, cache_dir=cache_dir, cache_size=settings.cache_size)
     log.info("encoder: %s (%s)", encoder.model_id, encoder.model_path)
     return encoder

@@ -7,7 +7,9 @@ then:
 1. fine-tunes the encoder on the pairs (embeddings/finetune.py), without making it current;
 2. exports it to ONNX (when that is the backend), so the service only has to load it;
 3. fits the confidence for it (embeddings/calibration.py) on a retriever over the same content,
-   and writes calibration.json into the model's folder.
+   and writes calibration.json into the model's folder (unless the job says `"calibrate": false`, the
+   service's first fine-tuning: config.yml's numbers serve it; the collection is still embedded here,
+   into the shared vector cache, so that the service's swap need not embed it).
 
 Progress goes to `<job dir>/progress.json` ({stage, progress, message}), replaced whole at every
 change; the outcome to `<job dir>/result.json`. A failure writes stage "failed" with the reason and
@@ -83,20 +85,27 @@ def run(job_dir: Path) -> dict:
     encoder = SentenceEncoder(model_path, backend=job["backend"], cache_dir=cache_dir, cache_size=0)
     seconds["exporting"] = round(time.time() - t, 1)
 
-    report(job_dir, "calibrating", CALIBRATE_FROM, f"fitting the confidence on {len(questions)} labelled questions")
+    calibrate = job.get("calibrate", True)
+    doing = (
+        f"fitting the confidence on {len(questions)} labelled questions" if calibrate else "embedding the collection"
+    )
+    report(job_dir, "calibrating", CALIBRATE_FROM, doing)
     t = time.time()
     calibration, note = None, ""
     with tempfile.TemporaryDirectory(dir=job_dir) as index_dir:
         retriever = Retriever(encoder, Path(index_dir), retrieval.thresholds(), retrieval.scoring(finetuned=True))
         retriever.load(pairs, passages)
-        report(job_dir, "calibrating", (CALIBRATE_FROM + CALIBRATE_TO) / 2, "scoring the labelled questions")
-        try:
-            calibration = fit(retriever, questions, retrieval.answer_threshold, encoder.model_id)
-        except CalibrationError as exc:
-            note = f"the confidence was not refitted ({exc}); config.yml's numbers serve"
+        if calibrate:
+            report(job_dir, "calibrating", (CALIBRATE_FROM + CALIBRATE_TO) / 2, "scoring the labelled questions")
+            try:
+                calibration = fit(retriever, questions, retrieval.answer_threshold, encoder.model_id)
+            except CalibrationError as exc:
+                note = f"the confidence was not refitted ({exc}); config.yml's numbers serve"
+        else:
+            note = "config.yml's confidence for fine-tuned models serves"
     if calibration is not None:
         save_calibration(model_path, calibration)
-    else:
+    elif calibrate:
         # A calibration.json left from an earlier fit of this model does not describe this content.
         (model_path / CALIBRATION_FILE).unlink(missing_ok=True)
     seconds["calibrating"] = round(time.time() - t, 1)

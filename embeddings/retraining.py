@@ -1,11 +1,13 @@
 """Retraining in the background: the fine-tuned encoder and its confidence, from the published pairs.
 
-Started by an editor (POST /api/retrain) or every `retrain.schedule_hours` (config.yml). One job at a
-time. The heavy part runs in a child process (`python -m embeddings.retrain_job <job dir>`): it is
-fed a job file written here (the published pairs and passages, the golden questions, the labelled
-question sets' dev rows, the settings) and writes its progress to a JSON file, replaced whole, which
-status() reads. It fine-tunes the encoder (embeddings/finetune.py), exports it to ONNX and fits the
-confidence for it (embeddings/calibration.py: calibration.json in the model's folder).
+Started by an editor (POST /api/retrain), every `retrain.schedule_hours` (config.yml), or at a start
+that finds no fine-tuned model (`encoder.finetune` on; start_first): the service then answers at once
+with the base model while the first one is trained. One job at a time. The heavy part runs in a child
+process (`python -m embeddings.retrain_job <job dir>`): it is fed a job file written here (the
+published pairs and passages, the golden questions, the labelled question sets' dev rows, the
+settings) and writes its progress to a JSON file, replaced whole, which status() reads. It fine-tunes
+the encoder (embeddings/finetune.py), exports it to ONNX and fits the confidence for it
+(embeddings/calibration.py: calibration.json in the model's folder; not for the first fine-tuning).
 
 Then, in the service: the new encoder is loaded, the whole published collection embedded again into
 a new index beside the one in use while the old one keeps answering (Retriever.swap_encoder), the two
@@ -19,8 +21,10 @@ The last job's outcome is kept in <data_dir>/retrain/status.json, so it survives
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -33,12 +37,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from embeddings.calibration import labelled_questions, served_scoring
 from embeddings.encoder import SentenceEncoder, model_digest
-from embeddings.finetune import Recipe, promote
-from embeddings.loading import base_model_path, finetune_dir
+from embeddings.finetune import Recipe, is_finetuned, promote
+from embeddings.loading import base_model_path, current_encoder_path, finetune_dir
 from embeddings.retrain_job import CHILD_DONE, INPUT, LOG, PROGRESS, RESULT, write_json
 from embeddings.settings import EncoderSettings, RetrainSettings, RetrievalSettings
 from knowledge.atomic import remove_stale
@@ -52,6 +56,10 @@ log = logging.getLogger("faqbot")
 
 PROJECT = Path(__file__).resolve().parent.parent
 STATUS = "status.json"
+# Held (flock) by the service whose first-start job fine-tunes for a cache folder, so that replicas
+# sharing that folder train once: the others serve the base model and adopt the result (Runtime.sync).
+FIRST_START_LOCK = ".first-start.lock"
+FIRST_START = "first start"
 LOADING_AT, INDEXING_AT, SWAPPING_AT = 0.91, 0.93, 0.98
 POLL_SECONDS = 0.25
 
@@ -97,6 +105,7 @@ class Retrainer:
         self._schedule: threading.Thread | None = None
         self._next_at: float | None = None
         self._job_dir: Path | None = None
+        self._first_lock: IO[str] | None = None
         self._state: dict[str, Any] = {
             "state": "idle",
             "stage": "",
@@ -164,9 +173,11 @@ class Retrainer:
 
     # --- jobs -----------------------------------------------------------------------------
 
-    def start(self, by: str = "", scheduled: bool = False) -> bool:
-        """Start a job in the background; False when one is running already (or retraining is off)."""
-        if not self.enabled:
+    def start(self, by: str = "", scheduled: bool = False, first: bool = False) -> bool:
+        """Start a job in the background; False when one is running already (or retraining is off).
+
+        `first`: the first fine-tuning (start_first), which `encoder.finetune` alone allows."""
+        if not (self.encoder_settings.finetune if first else self.enabled):
             return False
         with self._lock:
             if self._state["state"] == "running" or self._stopping.is_set():
@@ -181,9 +192,55 @@ class Retrainer:
                 started_by=by or ("schedule" if scheduled else None),
                 calibration=None,
             )
-            self._thread = threading.Thread(target=self._run, args=(scheduled,), name="retrain", daemon=True)
+            self._thread = threading.Thread(target=self._run, args=(scheduled, first), name="retrain", daemon=True)
             self._thread.start()
         return True
+
+    def needs_first(self) -> bool:
+        """Fine-tuning is on, the encoder serving is the base model, and no fine-tuned model of it is current."""
+        if not self.encoder_settings.finetune:
+            return False
+        served = getattr(self.retriever.encoder, "model_path", None)
+        if served is not None and is_finetuned(Path(served)):
+            return False
+        return current_encoder_path(self.encoder_settings, self.cache_dir) is None
+
+    def start_first(self) -> bool:
+        """At a start without a fine-tuned model: train one in the background now, while the base model
+        (with config.yml's confidence fitted for it) answers; it is swapped in when ready, as a retrain's.
+
+        The job is a retrain's with the recipe (and `retrain.epochs`), without refitting the confidence:
+        config.yml's numbers for fine-tuned models serve it, as they did when the first start trained in
+        the serving process. A service sharing the cache folder with another that is doing this already
+        (replicas) does not: it serves the base model and adopts the other's model once that is current
+        (api/runtime.py Runtime.sync). False when no job was started."""
+        if not self.needs_first():
+            return False
+        root = finetune_dir(self.cache_dir, base_model_path(self.encoder_settings))
+        root.mkdir(parents=True, exist_ok=True)
+        fh = open(root / FIRST_START_LOCK, "w")  # noqa: SIM115 - held until the job ends (_run)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            log.info("retrain: another service is fine-tuning the first model for %s; it is adopted when ready", root)
+            return False
+        if current_encoder_path(self.encoder_settings, self.cache_dir) is not None:  # made while we looked
+            fh.close()
+            return False
+        self._first_lock = fh
+        if not self.start(by=FIRST_START, first=True):
+            self._release_first()
+            return False
+        log.info("retrain: no fine-tuned model yet; serving %s while one is trained", self.retriever.encoder.model_id)
+        return True
+
+    def _release_first(self) -> None:
+        fh, self._first_lock = self._first_lock, None
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
 
     def wait(self, timeout: float | None = None) -> dict[str, Any]:
         """Wait for the running job (if any) to end; its status."""
@@ -192,10 +249,12 @@ class Retrainer:
             thread.join(timeout)
         return self.status()
 
-    def _run(self, scheduled: bool) -> None:
+    def _run(self, scheduled: bool, first: bool = False) -> None:
         started = time.monotonic()
         try:
             job = self._job_input()
+            # The first fine-tuning keeps config.yml's confidence for fine-tuned models (see start_first).
+            job["calibrate"] = not first
             digest = _digest(job)
             if scheduled and digest == self._last_success_digest():
                 self._set(state="succeeded", stage="done", progress=1.0, finished_at=_now())
@@ -228,6 +287,8 @@ class Retrainer:
             self._set(state="failed", finished_at=_now(), message=f"{stage}: {message}; the model serving stays")
         finally:
             self._save_status()
+            if first:
+                self._release_first()
 
     def _job_input(self) -> dict[str, Any]:
         """What the child is fed: everything it learns from and the settings it needs."""
@@ -309,6 +370,7 @@ class Retrainer:
             raise RetrainFailed(f"the model loaded is {encoder.model_id}, not the {result['model_id']} trained")
         scoring = served_scoring(self.retrieval, model_path, finetuned=True)
         self._set(stage="indexing", progress=INDEXING_AT, message="embedding the published collection again")
+        self._keep_base_encoder()
         self.retriever.swap_encoder(encoder, scoring)
         self._set(stage="swapping", progress=SWAPPING_AT, message="making the new model current")
         promote(model_path.parent, model_path)  # the fine-tuned models of its base (finetune_dir)
@@ -318,8 +380,26 @@ class Retrainer:
         """Serve a fine-tuned model that another replica sharing the cache folder made current."""
         s = self.encoder_settings
         encoder = SentenceEncoder(model_path, backend=s.backend, cache_dir=self.cache_dir, cache_size=s.cache_size)
+        self._keep_base_encoder()
         self.retriever.swap_encoder(encoder, served_scoring(self.retrieval, model_path, finetuned=True))
         log.info("retrain: now serving %s, made current elsewhere", encoder.model_id)
+
+    def _keep_base_encoder(self) -> None:
+        """When the base model serves (a first start) and a model fine-tuned from it is about to replace
+        it: keep it as the retriever's base encoder, for the collections that prefer it
+        (`retrieval.encoder_per_collection`), as a start with the fine-tuned model loads it (api/runtime.py
+        load_base_encoder). Set before the swap: until then base and served are one model, which the
+        retriever treats as no choice."""
+        served = self.retriever.encoder
+        folder = getattr(served, "model_path", None)
+        if (
+            self.retrieval.encoder_per_collection
+            and self.retriever.base_encoder is None
+            and folder is not None
+            and not is_finetuned(Path(folder))
+            and Path(folder).resolve() == base_model_path(self.encoder_settings).resolve()
+        ):
+            self.retriever.base_encoder = served
 
     # --- schedule -------------------------------------------------------------------------
 

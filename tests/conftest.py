@@ -45,10 +45,42 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+_FINETUNED_READY = False
+
+
+def ensure_finetuned_encoder() -> None:
+    """The test cache's fine-tuned encoder (and its ONNX export), trained once per cache, in a child process.
+
+    A service that finds none serves the packaged model and fine-tunes in the background
+    (tests/integration/test_first_start.py); the other tests start where a service that has run before
+    starts: on the fine-tuned model."""
+    global _FINETUNED_READY
+    if _FINETUNED_READY:
+        return
+    from embeddings.loading import current_encoder_path
+    from embeddings.settings import EncoderSettings
+
+    cache = TEST_CACHE / "encoder"
+    if current_encoder_path(EncoderSettings(), cache) is None:
+        code = (
+            "import sys; from pathlib import Path; from embeddings.encoder import SentenceEncoder; "
+            "from embeddings.loading import encoder_path; from embeddings.settings import EncoderSettings; "
+            "from knowledge.loader import load_pairs; cache = Path(sys.argv[1]); "
+            "SentenceEncoder(encoder_path(EncoderSettings(), cache, load_pairs()), backend='onnx', cache_dir=cache)"
+        )
+        subprocess.run(
+            [sys.executable, "-c", code, str(cache)], cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=True
+        )
+    _FINETUNED_READY = True
+
+
 @pytest.fixture
 def make_settings(tmp_path, monkeypatch):
-    """Settings for an in-process app on a fresh data directory (Rasa off unless asked)."""
+    """Settings for an in-process app on a fresh data directory (Rasa off unless asked), with the test
+    cache's fine-tuned encoder made if missing."""
     from api.settings import Settings
+
+    ensure_finetuned_encoder()
 
     def make(**overrides):
         env = base_env(tmp_path / "data", FAQBOT_BOT__ENABLED="false")
@@ -122,6 +154,8 @@ class LiveServer:
 def start_server(data_dir: Path, wait_for_bot: bool, **extra_env: str) -> LiveServer:
     port, rasa_port = free_port(), free_port()
     env = base_env(data_dir, FAQBOT_PORT=str(port), FAQBOT_RASA_PORT=str(rasa_port), **extra_env)
+    if Path(env["FAQBOT_ENCODER__CACHE_DIR"]) == TEST_CACHE / "encoder":
+        ensure_finetuned_encoder()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server-output.log"
     with open(log_path, "wb") as logf:

@@ -6,6 +6,8 @@
   it the chat answers from the retriever.
 - GET /healthz: the contract's view, 200 with the state of each part (store, index, bot) once the
   service can answer questions; a store that cannot be reached is reported "down", never a 500.
+  While a new encoder is trained (the first fine-tuning after a start without one, or a retrain), the
+  index part says so ("retraining": stage, progress, who started it); "model" serves until the swap.
 """
 
 from __future__ import annotations
@@ -52,7 +54,15 @@ def index_state(runtime: Runtime) -> dict:
         "checksum": snap.index.checksum[:16],
         # The index serves, but misses changes it could not take in yet (e.g. a full disk).
         **({"behind": runtime.index_problem} if runtime.index_problem else {}),
+        # A new encoder is being made (the first fine-tuning after a start without one, or a retrain):
+        # "model" serves until it is swapped in (embeddings/retraining.py).
+        **({"retraining": _retraining(runtime)} if runtime.retrainer.running else {}),
     }
+
+
+def _retraining(runtime: Runtime) -> dict:
+    status = runtime.retrainer.status()
+    return {k: status[k] for k in ("stage", "progress", "started_at", "started_by")}
 
 
 @router.get("/livez")

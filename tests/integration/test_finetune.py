@@ -91,7 +91,7 @@ def test_retraining_on_new_content_keeps_the_model_before_it_and_drops_older_one
         (root / CURRENT).write_text(path.name)  # the other tests expect the first model current
 
 
-def test_the_service_uses_the_model_when_enabled_and_starts_on_the_base_when_training_fails(
+def test_the_model_is_used_when_enabled_and_the_base_serves_without_one_or_when_training_fails(
     tuned, make_settings, caplog
 ):
     root, path = tuned
@@ -101,8 +101,12 @@ def test_the_service_uses_the_model_when_enabled_and_starts_on_the_base_when_tra
     off = make_settings(encoder={"finetune": False, "cache_dir": str(root.parent)})
     assert encoder_path(off.encoder, off.encoder_cache_dir, []) is None
     empty = make_settings(encoder={"finetune": True, "cache_dir": str(root.parent / "elsewhere")})
+    # The service never trains in process: without a model it starts on the base one (and fine-tunes in a
+    # child process, tests/integration/test_first_start.py).
+    assert encoder_path(empty.encoder, empty.encoder_cache_dir, load_pairs(), train=False) is None
+    assert not (empty.encoder_cache_dir / "finetuned").exists()
     with caplog.at_level(logging.ERROR, logger="faqbot"):
         assert (
             encoder_path(empty.encoder, empty.encoder_cache_dir, []) is None
-        )  # nothing to train on: the base model serves
+        )  # the tools train in process; nothing to train on: the base model serves
     assert "fine-tuning the encoder failed" in caplog.text
