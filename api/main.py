@@ -16,7 +16,7 @@ from api.hardening import MethodGuard, RequestGuard
 from api.metrics import Metrics
 from api.observability import RequestLog
 from api.rasa_runtime import RasaRuntime
-from api.routes import actions, auth, chat, docs, editorial, flags, health, pages, qa, retrain, search
+from api.routes import actions, auth, chat, docs, editorial, flags, health, pages, qa, quality, retrain, search
 from api.routes import metrics as metrics_route
 from api.routes.pages import STATIC
 from api.runtime import Runtime, build_runtime, warm_after_start
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     for router in editorial.routers:
         app.include_router(router)
+    app.include_router(quality.router)  # the quality loop: its routes, and its start and upkeep (a router lifespan)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # The last added runs first: security headers go on everything, CORS answers included. Hostile input
     # (oversized or broken bodies, wrong methods) is answered before routing (api/hardening.py).

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
 
-from api.hardening import WS
+from api.hardening import NO_NUL, NOT_BLANK, WS
 from bot.replies import Citation, Reply
 from knowledge import schema as knowledge
 from knowledge.schema import SLUG, Evidence, QAFields, Source
@@ -171,3 +171,235 @@ class SearchResponse(BaseModel):
     mode: str = "hybrid"
     results: list[SearchResult]
     decision: SearchDecision | None = None
+
+
+# --- the quality loop (api/routes/quality.py) ------------------------------------------------------------
+
+MissIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1)]
+
+
+class QualityAlternatesIn(BaseModel):
+    """Add kept questions as alternates of a pair (needs the pair's ETag in If-Match)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pair_id: str = Field(pattern=SLUG, description="the pair to add them to (usually the suggestion's)")
+    miss_ids: MissIds = Field(max_length=20, description="the kept questions to add, as a cluster's suggestion lists")
+
+
+class QualityDraftIn(BaseModel):
+    """Start a new draft pair from kept questions (never published by this call)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    miss_ids: MissIds = Field(max_length=200, description="the cluster's kept questions")
+    question: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        pattern=NOT_BLANK,
+        description="the draft's question (default: the cluster's most central question)",
+    )
+
+
+class QualityScopeIn(BaseModel):
+    """Mark a cluster out of scope: messages like its questions get the helpline fallback with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    miss_ids: MissIds = Field(max_length=200, description="the cluster's kept questions")
+    reason: str = Field(
+        min_length=1, max_length=300, pattern=NOT_BLANK, description="shown to visitors in the fallback"
+    )
+
+
+class QualityDismissIn(BaseModel):
+    """Set kept questions aside without a change (they leave the clusters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    miss_ids: MissIds = Field(max_length=1000)
+    note: str = Field("", max_length=300, pattern=NO_NUL)
+
+
+class MissOut(BaseModel):
+    id: int
+    at: str
+    question: str = Field(description="as kept: personal details replaced")
+    reply_kind: Literal["fallback", "clarify", "answer"]
+    outcome: Literal["fallback", "open", "chosen", "none_of_these", "not_helpful"]
+    candidates: list[str]
+    chosen: str | None
+    resolution: Literal["alternate", "draft", "out_of_scope", "dismissed"] | None
+    resolved_ref: str | None
+    resolved_by: str | None
+    resolved_at: str | None
+
+
+class ClusterExample(BaseModel):
+    miss_id: int
+    question: str
+    at: str
+    reply_kind: str
+    outcome: str
+
+
+class TrendDay(BaseModel):
+    day: str
+    count: int
+
+
+class ClusterTrend(BaseModel):
+    days: list[TrendDay] = Field(description="kept questions per day (days with none left out)")
+    this_week: int = Field(description="in the 7 days before the range's end")
+    last_week: int = Field(description="in the 7 days before those")
+
+
+class ClusterNearest(BaseModel):
+    pair_id: str
+    question: str
+    score: float = Field(description="the retriever's confidence for this pair, averaged over the cluster")
+    first: int = Field(description="how many of the cluster's questions reach it first")
+
+
+class QualitySuggestion(BaseModel):
+    action: Literal["alternate", "draft", "out_of_scope"]
+    score: float
+    recommended: bool
+    pair_id: str | None = Field(description="alternate: the pair to add the questions to")
+    etag: str | None = Field(description="alternate: the pair's ETag now, for If-Match")
+    question: str | None = Field(description="alternate: the pair's question; draft: the draft's question")
+    miss_ids: list[int] = Field(description="what to send to the action's route")
+    alternates: list[str] = Field(description="the questions the action would add")
+    why: str
+
+
+class ClusterOut(BaseModel):
+    id: str = Field(description="names the cluster in this answer only; the actions take miss_ids")
+    size: int
+    miss_ids: list[int] = Field(description="most central first")
+    examples: list[ClusterExample]
+    outcomes: dict[str, int]
+    chosen: dict[str, int] = Field(description="pairs visitors chose after a 'did you mean', and how often")
+    first_at: str
+    last_at: str
+    trend: ClusterTrend
+    nearest: ClusterNearest | None
+    suggestions: list[QualitySuggestion] = Field(description="best first; the first is the recommended one")
+
+
+class ClustersOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    clustered: int = Field(description="kept questions no editor dealt with, grouped here")
+    clusters: list[ClusterOut]
+
+
+class TurnCounts(BaseModel):
+    answer: int
+    clarify: int
+    fallback: int
+    none_of_these: int
+    choice: int
+    vote: int
+    smalltalk: int
+    handoff: int
+    safety: int
+
+
+class DashboardDay(BaseModel):
+    day: str | None = Field(description="YYYY-MM-DD (null in totals)")
+    counts: TurnCounts
+    questions: int = Field(description="answer + clarify + fallback: typed questions the retriever decided on")
+    fallback_rate: float | None = Field(description="fallback / questions; null without questions")
+    clarify_rate: float | None
+    none_of_these_rate: float | None = Field(description="'None of these' / clarify")
+
+
+class HelpfulRow(BaseModel):
+    pair_id: str
+    question: str | None
+    helpful: int
+    not_helpful: int
+    votes: int
+    helpful_rate: float | None
+
+
+class DashboardMisses(BaseModel):
+    kept: int
+    open: int
+    by_outcome: dict[str, int]
+    by_resolution: dict[str, int]
+
+
+class DashboardCluster(BaseModel):
+    id: str
+    size: int
+    example: str
+    this_week: int
+    last_week: int
+    nearest: ClusterNearest | None
+    recommended: Literal["alternate", "draft", "out_of_scope"]
+
+
+class DashboardOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    days: list[DashboardDay]
+    totals: DashboardDay
+    helpful: list[HelpfulRow] = Field(description="votes per pair in the range, most voted first")
+    misses: DashboardMisses
+    clusters: list[DashboardCluster] = Field(description="the largest clusters no editor dealt with")
+    clustered: int
+
+
+class ScopeMarkOut(BaseModel):
+    id: int
+    reason: str
+    questions: list[str]
+    created_by: str
+    created_at: str
+    undone_by: str | None
+    undone_at: str | None
+    active: bool
+
+
+class QualityWarning(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class QualityPairOut(BaseModel):
+    pair: knowledge.QAPair
+    added: list[str] = Field(description="the questions added (alternates, or the draft's question and alternates)")
+    warnings: list[QualityWarning]
+    revision: int = Field(description="the pair's revision made by this change (see its history)")
+    action_id: int
+
+
+class QualityScopeOut(BaseModel):
+    mark: ScopeMarkOut
+    warnings: list[QualityWarning] = Field(description="published pairs whose own question the mark would catch")
+    action_id: int
+
+
+class QualityActionOut(BaseModel):
+    id: int
+    at: str
+    by: str
+    action: Literal["alternate", "draft", "out_of_scope", "undo_out_of_scope", "dismiss"]
+    miss_ids: list[int]
+    pair_id: str | None
+    revision: int | None
+    mark_id: int | None
+    note: str | None
+
+
+class QualityDismissOut(BaseModel):
+    dismissed: int
+    action_id: int

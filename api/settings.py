@@ -60,10 +60,33 @@ class SearchSettings(BaseModel):
 class PrivacySettings(BaseModel):
     """What the service keeps of what visitors write (config.yml `privacy:`)."""
 
-    # Keep visitors' conversations (redacted) for the quality loop; off by default.
+    # Keep visitors' whole conversations (redacted); off by default (the quality loop keeps only its misses).
     store_transcripts: bool = False
     # Stored transcripts are deleted after this many days.
     transcript_retention_days: int = Field(30, ge=1)
+
+
+class QualitySettings(BaseModel):
+    """The quality loop: what visitors asked that the bot could not answer (config.yml `quality:`, api/quality.py)."""
+
+    # Keep each visitor's question that ended in a fallback, a "did you mean", a "None of these" or a
+    # not-helpful vote, redacted (bot/redact.py) and never a safety message. false: no question is kept
+    # (the anonymous counts of turns per day still are).
+    keep_misses: bool = True
+    # Kept questions are deleted after this many days.
+    retention_days: int = Field(90, ge=1)
+    # Two kept questions whose joint vectors (meaning, and where the collection would send them) are at
+    # least this similar on average fall into one cluster (embeddings/clusters.py).
+    cluster_similarity: float = Field(0.6, gt=0, lt=1)
+    # At most this many of the newest kept questions are clustered at a time.
+    cluster_max_questions: int = Field(1000, ge=10, le=5000)
+    # Adding a cluster's questions as alternates of the pair they lead to is the recommended action at or
+    # above this score (a visitor's choice after a "did you mean" counts 1, else the retriever's confidence,
+    # halved when the visitor turned its offers down; averaged over the questions); below, a new draft.
+    alternate_min_score: float = Field(0.6, ge=0, le=1)
+    # A message at least this similar (cosine, the served encoder) to a question of a cluster marked out
+    # of scope gets the helpline fallback with the mark's reason, before retrieval.
+    out_of_scope_similarity: float = Field(0.55, gt=0, le=1)
 
 
 class OperationsSettings(BaseModel):
@@ -138,6 +161,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     search: SearchSettings = SearchSettings()
     privacy: PrivacySettings = PrivacySettings()
+    quality: QualitySettings = QualitySettings()
     operations: OperationsSettings = OperationsSettings()
     helpline: HelplineSettings = HelplineSettings()
     emergency: EmergencySettings = EmergencySettings()

@@ -1,12 +1,15 @@
 """What a chat turn leaves behind: the metrics it counts, and its transcript where that is turned on.
 
-Transcripts (privacy.store_transcripts) are off by default. Where a charity turns them on for the
-quality loop, each turn is stored with the session id hashed (SHA-256: turns of one conversation stay
-together, the id that continues it is not kept), the time, the visitor's message with email addresses,
-phone numbers, NHS numbers, postcodes and long numbers replaced (bot/redact.py), the kinds of the
+Transcripts (privacy.store_transcripts) are off by default. Where a charity turns them on, each turn
+is stored with the session id hashed (SHA-256: turns of one conversation stay together, the id that
+continues it is not kept), the time, the visitor's message with email addresses, phone numbers, NHS
+numbers, postcodes, long numbers and names replaced (bot/redact.py), the kinds of the
 replies, and the pair answered from with its confidence. Turns older than
 privacy.transcript_retention_days are deleted at start and every hour after, also when storing has
 been turned off since.
+
+The quality loop (api/quality.py: the questions the bot could not answer, on by default) hears of every
+turn here too.
 """
 
 from __future__ import annotations
@@ -101,4 +104,11 @@ async def finish_turn(
             await asyncio.to_thread(transcripts.record, response.session_id, message, response)
         except Exception as exc:
             log.warning("transcript of a turn not stored (%s)", type(exc).__name__)
+    # The quality loop (api/quality.py): the turn counted, and kept where the bot could not answer it.
+    quality = getattr(state, "quality", None)
+    if quality is not None:
+        try:
+            await asyncio.to_thread(quality.record, response.session_id, message, response, safety)
+        except Exception as exc:
+            log.warning("quality loop: a turn not recorded (%s)", type(exc).__name__)
     return response

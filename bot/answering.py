@@ -16,6 +16,7 @@ from bot.menu import ExampleQuestions, is_vague
 from bot.replies import AnswerPayload, Citation, Feedback, Option, Reply
 from bot.safety.semantic import CrisisNet, Judgement
 from bot.settings import BotConfig, ConversationSettings
+from embeddings.clusters import ScopeMatch, ScopeMatcher
 from embeddings.retriever import Decision, Hit, Retriever
 from knowledge.schema import SLUG, QAPair, Source
 
@@ -143,6 +144,8 @@ class Answerer:
         self.examples = ExampleQuestions()
         # Small talk and requests for a person, for the replies given while Rasa is down.
         self.intents = SmalltalkIntents(lambda: self.retriever.encoder)
+        # Questions editors marked out of scope (the quality loop, api/quality.py sets and renews it).
+        self.scope: ScopeMatcher | None = None
 
     def today(self) -> dt.date:
         return dt.date.today()
@@ -173,6 +176,9 @@ class Answerer:
         context_pair = self.retriever.pair(context) if context else None
         if context_pair and _TELL_MORE.match(message.strip()):
             return [self.more_about(context_pair)]
+        marked = self.marked_out_of_scope(message)
+        if marked is not None:
+            return [self.out_of_scope(marked.reason)]
         decision = decision or self.retriever.decide(message)
         # "who came up with it?" names nothing, but leans on the last answer: never the menu.
         follow_up = bool(context_pair) and is_follow_up(message, self.config.conversation.follow_up_max_words)
@@ -317,6 +323,22 @@ class Answerer:
         )
         if personal:
             text = f"{PERSONAL_LIMIT} {text}"
+        return Reply(kind="fallback", text=text)
+
+    def marked_out_of_scope(self, message: str) -> ScopeMatch | None:
+        """The out-of-scope mark this message matches (similar enough to a question of the marked cluster)."""
+        scope = self.scope
+        return scope.match(message, self.retriever.encoder) if scope is not None else None
+
+    def out_of_scope(self, reason: str) -> Reply:
+        """The helpline fallback for a question like those editors marked out of scope, with their reason."""
+        reason = reason.strip()
+        if reason and reason[-1] not in ".!?":
+            reason += "."
+        text = (
+            f"I'm sorry, I can't help with that here. {reason} Please contact {self.helpline_text()}. "
+            f"If this is an emergency, call {self.config.emergency.emergency_number}."
+        )
         return Reply(kind="fallback", text=text)
 
     def handoff(self) -> Reply:

@@ -11,6 +11,9 @@ in the same transaction, so the history is never behind the content. A deleted p
 and its history (soft delete) and can be restored; creating a pair under a deleted pair's id revives
 that row, its version counting on, so an ETag never repeats.
 
+The quality loop's tables (misses, turn_counts, scope_marks, quality_actions; api/quality.py) are here
+too: what visitors asked that the bot could not answer, redacted before it gets here.
+
 Seeding: the files in knowledge/qa/ are the shipped starting content. A pair is copied from the
 files when the store has never seen it, and updated from the files only while the store still
 holds exactly what was last seeded (no editor has touched it). An editor's change or deletion is
@@ -33,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -171,6 +175,66 @@ transcripts = Table(
     Column("confidence", Float, nullable=True),
 )
 
+# The quality loop (api/quality.py): each visitor's question that ended in a fallback, a "did you mean", a
+# "None of these" or a not-helpful vote, with personal details replaced before it gets here (bot/redact.py)
+# and no session id; deleted after quality.retention_days (Store.purge_misses). reply_kind is what the
+# bot replied to the question (fallback, clarify, answer); outcome how it ended (MISS_OUTCOMES);
+# candidates the pair ids offered (JSON); chosen the pair the visitor picked, or was answered from and
+# voted not helpful; resolution how an editor dealt with it (RESOLUTIONS), resolved_ref the pair or mark.
+misses = Table(
+    "misses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("question", Text, nullable=False),
+    Column("reply_kind", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("candidates", Text, nullable=False),
+    Column("chosen", String(120), nullable=True),
+    Column("resolution", String(16), nullable=True, index=True),
+    Column("resolved_ref", String(120), nullable=True),
+    Column("resolved_by", String(80), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+)
+
+# Turns per day and kind, without any text: the dashboard's rates (fallbacks among all questions).
+turn_counts = Table(
+    "turn_counts",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+# Clusters of misses editors marked out of scope: the reason visitors are given and the questions a new
+# message is compared with. Undoing a mark keeps its row (undone_at), as a record.
+scope_marks = Table(
+    "scope_marks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reason", Text, nullable=False),
+    Column("questions", Text, nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("undone_by", String(80), nullable=True),
+    Column("undone_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every suggestion of the quality loop an editor accepted or undid (the pair's own change is also a revision).
+quality_actions = Table(
+    "quality_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("by", String(80), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("pair_id", String(120), nullable=True),
+    Column("revision", Integer, nullable=True),
+    Column("mark_id", Integer, nullable=True),
+    Column("miss_ids", Text, nullable=False),
+    Column("note", Text, nullable=True),
+)
+
 Index("ix_revisions_pair_id", revisions.c.pair_id)
 
 FLAG_STATES = ("open", "closed")
@@ -179,6 +243,13 @@ FLAG_NOTE_MAX = 1000
 GOLDEN_QUESTION_MAX = 1000
 ACTIONS = ("create", "update", "publish", "unpublish", "delete", "restore", "revert", "import", "seed")
 GOLDEN_SEEDED = "golden-seeded"
+# The quality loop: what the bot replied to a kept question, how the visitor went on, how an editor dealt with it.
+MISS_KINDS = ("fallback", "clarify", "answer")
+MISS_OUTCOMES = ("fallback", "open", "chosen", "none_of_these", "not_helpful")
+RESOLUTIONS = ("alternate", "draft", "out_of_scope", "dismissed")
+QUALITY_ACTIONS = ("alternate", "draft", "out_of_scope", "undo_out_of_scope", "dismiss")
+MISS_QUESTION_MAX = 1000
+SCOPE_REASON_MAX = 300
 
 
 def _now() -> dt.datetime:
@@ -277,6 +348,55 @@ class Turn:
     reply_kinds: tuple[str, ...]
     pair_id: str | None = None
     confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A visitor's question the bot could not answer well (the quality loop); see the `misses` table."""
+
+    id: int
+    at: dt.datetime
+    question: str
+    reply_kind: str
+    outcome: str
+    candidates: tuple[str, ...] = ()
+    chosen: str | None = None
+    resolution: str | None = None
+    resolved_ref: str | None = None
+    resolved_by: str | None = None
+    resolved_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScopeMark:
+    """A cluster of questions editors marked out of scope, and the reason visitors are given."""
+
+    id: int
+    reason: str
+    questions: tuple[str, ...]
+    created_by: str
+    created_at: dt.datetime
+    undone_by: str | None = None
+    undone_at: dt.datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.undone_at is None
+
+
+@dataclass(frozen=True)
+class QualityAction:
+    """A suggestion of the quality loop an editor accepted (or an out-of-scope mark undone)."""
+
+    id: int
+    at: dt.datetime
+    by: str
+    action: str
+    miss_ids: tuple[int, ...]
+    pair_id: str | None = None
+    revision: int | None = None
+    mark_id: int | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -828,6 +948,238 @@ class Store:
         with self._write() as c:
             return c.execute(transcripts.delete().where(transcripts.c.at < cutoff)).rowcount or 0
 
+    # --- the quality loop -----------------------------------------------------------------
+
+    def add_miss(
+        self,
+        question: str,
+        reply_kind: str,
+        outcome: str,
+        candidates: tuple[str, ...] | list[str] = (),
+        chosen: str | None = None,
+        at: dt.datetime | None = None,
+        resolution: str | None = None,
+        resolved_ref: str | None = None,
+    ) -> int:
+        """Keep one miss as given (the caller has redacted the question); its id."""
+        if reply_kind not in MISS_KINDS or outcome not in MISS_OUTCOMES:
+            raise ValueError(f"reply_kind must be one of {MISS_KINDS} and outcome one of {MISS_OUTCOMES}")
+        if resolution is not None and resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+        with self._write() as c:
+            return int(
+                c.execute(
+                    insert(misses)
+                    .values(
+                        at=_aware(at or _now()).astimezone(dt.UTC),
+                        question=_storable(question)[:MISS_QUESTION_MAX],
+                        reply_kind=reply_kind,
+                        outcome=outcome,
+                        candidates=json.dumps(list(candidates)),
+                        chosen=chosen,
+                        resolution=resolution,
+                        resolved_ref=resolved_ref,
+                        resolved_by="service" if resolution else None,
+                        resolved_at=_now() if resolution else None,
+                    )
+                    .returning(misses.c.id)
+                ).scalar_one()
+            )
+
+    def follow_miss(self, miss_id: int, outcome: str, chosen: str | None = None) -> bool:
+        """How the visitor went on after a miss (chose a candidate, said none fit, voted the answer down);
+        False when the miss is gone (purged)."""
+        if outcome not in MISS_OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(MISS_OUTCOMES)}")
+        values: dict[str, Any] = {"outcome": outcome}
+        if chosen is not None:
+            values["chosen"] = chosen
+        with self._write() as c:
+            return c.execute(update(misses).where(misses.c.id == miss_id).values(**values)).rowcount == 1
+
+    def misses(
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        unresolved: bool = False,
+        ids: list[int] | None = None,
+        limit: int = 10_000,
+    ) -> list[Miss]:
+        """Kept misses, newest first: in [since, until), only those no editor dealt with, or these ids."""
+        q = select(misses).order_by(misses.c.at.desc(), misses.c.id.desc()).limit(max(0, limit))
+        if since is not None:
+            q = q.where(misses.c.at >= _aware(since).astimezone(dt.UTC))
+        if until is not None:
+            q = q.where(misses.c.at < _aware(until).astimezone(dt.UTC))
+        if unresolved:
+            q = q.where(misses.c.resolution.is_(None))
+        if ids is not None:
+            q = q.where(misses.c.id.in_(list(ids)))
+        with self._read() as c:
+            return [_row_to_miss(r) for r in c.execute(q)]
+
+    def miss_counts(self, since: dt.datetime, until: dt.datetime) -> dict[tuple[str, str | None], int]:
+        """How many misses were kept in [since, until), by (outcome, resolution)."""
+        q = (
+            select(misses.c.outcome, misses.c.resolution, func.count())
+            .where(misses.c.at >= _aware(since).astimezone(dt.UTC), misses.c.at < _aware(until).astimezone(dt.UTC))
+            .group_by(misses.c.outcome, misses.c.resolution)
+        )
+        with self._read() as c:
+            return {(outcome, resolution): int(n) for outcome, resolution, n in c.execute(q)}
+
+    def purge_misses(self, before: dt.datetime) -> int:
+        """Delete the misses kept before this time; how many were deleted."""
+        cutoff = _aware(before).astimezone(dt.UTC)
+        with self._write() as c:
+            return c.execute(misses.delete().where(misses.c.at < cutoff)).rowcount or 0
+
+    def record_action(
+        self,
+        action: str,
+        by: str,
+        miss_ids: list[int],
+        pair_id: str | None = None,
+        revision: int | None = None,
+        note: str | None = None,
+    ) -> QualityAction:
+        """An accepted suggestion (an alternate added, a draft started, misses dismissed): the misses it
+        dealt with are resolved and the action recorded, in one transaction."""
+        resolution = {"alternate": "alternate", "draft": "draft", "dismiss": "dismissed"}.get(action)
+        if resolution is None:
+            raise ValueError("action must be alternate, draft or dismiss (out-of-scope marks have their own calls)")
+        with self._write() as c:
+            _resolve(c, miss_ids, resolution, pair_id or "", by)
+            return _add_action(c, action, by, miss_ids, pair_id=pair_id, revision=revision, note=note)
+
+    def quality_actions(self, limit: int = 200) -> list[QualityAction]:
+        """Accepted suggestions and undone marks, newest first."""
+        q = select(quality_actions).order_by(quality_actions.c.at.desc(), quality_actions.c.id.desc())
+        with self._read() as c:
+            return [_row_to_action(r) for r in c.execute(q.limit(max(0, limit)))]
+
+    def add_scope_mark(
+        self, reason: str, questions: list[str], by: str, miss_ids: list[int], note: str | None = None
+    ) -> tuple[ScopeMark, QualityAction]:
+        """Mark these questions out of scope with a reason; the misses are resolved, the action recorded
+        (its note: the reason, and `note`)."""
+        reason = reason.strip()
+        if not reason or len(reason) > SCOPE_REASON_MAX:
+            raise ValueError(f"a reason of 1 to {SCOPE_REASON_MAX} characters is needed")
+        if not questions:
+            raise ValueError("a mark needs at least one question")
+        now = _now()
+        with self._write() as c:
+            row = c.execute(
+                insert(scope_marks)
+                .values(
+                    reason=_storable(reason),
+                    questions=json.dumps([_storable(q) for q in questions], ensure_ascii=False),
+                    created_by=by,
+                    created_at=now,
+                )
+                .returning(*scope_marks.c)
+            ).one()
+            _resolve(c, miss_ids, "out_of_scope", str(row.id), by)
+            action = _add_action(
+                c, "out_of_scope", by, miss_ids, mark_id=row.id, note="; ".join(filter(None, [reason, note]))
+            )
+        return _row_to_mark(row), action
+
+    def scope_marks(self, active: bool = True) -> list[ScopeMark]:
+        """Out-of-scope marks, oldest first (active=False: the undone ones too)."""
+        q = select(scope_marks).order_by(scope_marks.c.id)
+        if active:
+            q = q.where(scope_marks.c.undone_at.is_(None))
+        with self._read() as c:
+            return [_row_to_mark(r) for r in c.execute(q)]
+
+    def undo_scope_mark(self, mark_id: int, by: str) -> tuple[ScopeMark, QualityAction]:
+        """Undo a mark: matching messages are answered as usual again, and its misses are open again.
+        Missing if there is no such mark; Conflict if it was undone already."""
+        now = _now()
+        with self._write() as c:
+            res = c.execute(
+                update(scope_marks)
+                .where(scope_marks.c.id == mark_id, scope_marks.c.undone_at.is_(None))
+                .values(undone_by=by, undone_at=now)
+            )
+            row = c.execute(select(scope_marks).where(scope_marks.c.id == mark_id)).first()
+            if row is None:
+                raise Missing(f"mark {mark_id}")
+            if res.rowcount != 1:
+                raise Conflict(f"undone already by {row.undone_by}")
+            reopened = [
+                r.id
+                for r in c.execute(
+                    select(misses.c.id).where(
+                        misses.c.resolution == "out_of_scope", misses.c.resolved_ref == str(mark_id)
+                    )
+                )
+            ]
+            if reopened:
+                c.execute(
+                    update(misses)
+                    .where(misses.c.id.in_(reopened))
+                    .values(resolution=None, resolved_ref=None, resolved_by=None, resolved_at=None)
+                )
+            action = _add_action(c, "undo_out_of_scope", by, reopened, mark_id=mark_id)
+        return _row_to_mark(row), action
+
+    def scope_version(self) -> tuple[int, int]:
+        """Changes whenever a mark is made or undone (a replica reloads its marks when it does)."""
+        with self._read() as c:
+            newest = c.execute(select(func.max(scope_marks.c.id))).scalar_one() or 0
+            undone = c.execute(
+                select(func.count()).select_from(scope_marks).where(scope_marks.c.undone_at.is_not(None))
+            ).scalar_one()
+        return int(newest), int(undone)
+
+    def add_turn_counts(self, counts: dict[tuple[dt.date, str], int]) -> None:
+        """Add to the turns counted per day and kind (from every replica: each adds its own)."""
+        if not counts:
+            return
+        with self._write() as c:
+            if c.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as upsert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+            for (day, kind), n in sorted(counts.items()):
+                stmt = upsert(turn_counts).values(day=day, kind=kind[:16], count=n)
+                c.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[turn_counts.c.day, turn_counts.c.kind],
+                        set_={"count": turn_counts.c.count + n},
+                    )
+                )
+
+    def turn_counts(self, since: dt.date, until: dt.date) -> dict[dt.date, dict[str, int]]:
+        """Turns per day (since..until, both included) and kind."""
+        q = select(turn_counts.c.day, turn_counts.c.kind, turn_counts.c.count).where(
+            turn_counts.c.day >= since, turn_counts.c.day <= until
+        )
+        out: dict[dt.date, dict[str, int]] = {}
+        with self._read() as c:
+            for day, kind, n in c.execute(q):
+                out.setdefault(day, {})[kind] = int(n)
+        return out
+
+    def feedback_between(self, since: dt.datetime, until: dt.datetime) -> dict[str, dict[str, int]]:
+        """Visitors' "was this helpful" votes per pair in [since, until)."""
+        q = (
+            select(feedback.c.pair_id, feedback.c.helpful, func.count())
+            .where(
+                feedback.c.created_at >= _aware(since).astimezone(dt.UTC),
+                feedback.c.created_at < _aware(until).astimezone(dt.UTC),
+            )
+            .group_by(feedback.c.pair_id, feedback.c.helpful)
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self._read() as c:
+            for pair_id, helpful, n in c.execute(q):
+                out.setdefault(pair_id, {"helpful": 0, "not_helpful": 0})["helpful" if helpful else "not_helpful"] = n
+        return out
+
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -958,6 +1310,87 @@ def _row_to_flag(row) -> Flag:
         closed_at=_maybe_aware(row.closed_at),
         close_note=row.close_note,
     )
+
+
+def _row_to_miss(row) -> Miss:
+    return Miss(
+        id=row.id,
+        at=_aware(row.at),
+        question=row.question,
+        reply_kind=row.reply_kind,
+        outcome=row.outcome,
+        candidates=tuple(json.loads(row.candidates)),
+        chosen=row.chosen,
+        resolution=row.resolution,
+        resolved_ref=row.resolved_ref,
+        resolved_by=row.resolved_by,
+        resolved_at=_maybe_aware(row.resolved_at),
+    )
+
+
+def _row_to_mark(row) -> ScopeMark:
+    return ScopeMark(
+        id=row.id,
+        reason=row.reason,
+        questions=tuple(json.loads(row.questions)),
+        created_by=row.created_by,
+        created_at=_aware(row.created_at),
+        undone_by=row.undone_by,
+        undone_at=_maybe_aware(row.undone_at),
+    )
+
+
+def _row_to_action(row) -> QualityAction:
+    return QualityAction(
+        id=row.id,
+        at=_aware(row.at),
+        by=row.by,
+        action=row.action,
+        miss_ids=tuple(json.loads(row.miss_ids)),
+        pair_id=row.pair_id,
+        revision=row.revision,
+        mark_id=row.mark_id,
+        note=row.note,
+    )
+
+
+def _resolve(c: Connection, miss_ids: list[int], resolution: str, ref: str, by: str) -> None:
+    """Mark the misses not dealt with yet as dealt with (by an alternate, a draft, a mark, a dismissal)."""
+    if miss_ids:
+        c.execute(
+            update(misses)
+            .where(misses.c.id.in_(list(miss_ids)), misses.c.resolution.is_(None))
+            .values(resolution=resolution, resolved_ref=ref[:120], resolved_by=by, resolved_at=_now())
+        )
+
+
+def _add_action(
+    c: Connection,
+    action: str,
+    by: str,
+    miss_ids: list[int],
+    pair_id: str | None = None,
+    revision: int | None = None,
+    mark_id: int | None = None,
+    note: str | None = None,
+) -> QualityAction:
+    if action not in QUALITY_ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(QUALITY_ACTIONS)}")
+    row = c.execute(
+        insert(quality_actions)
+        .values(
+            at=_now(),
+            by=by,
+            action=action,
+            pair_id=pair_id,
+            revision=revision,
+            mark_id=mark_id,
+            miss_ids=json.dumps(sorted(set(miss_ids))),
+            note=note,
+        )
+        .returning(*quality_actions.c)
+    ).one()
+    return _row_to_action(row)
 
 
 def _insert_pair(c: Connection, pair: QAPair, by: str) -> StoredPair:

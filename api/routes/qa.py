@@ -43,7 +43,7 @@ from embeddings.editing import (
     shadow,
     too_close,
 )
-from knowledge.schema import Audience, QAPair, slugify
+from knowledge.schema import Audience, QAFields, QAPair, slugify
 from knowledge.store import Conflict, Missing, Revision, StoredPair
 from knowledge.transfer import MAX_ROWS, ImportProblems, RowProblem, read_csv, read_json, to_csv, to_json
 from knowledge.warnings import reading_age_of, text_warnings
@@ -405,13 +405,16 @@ class Checked(BaseModel):
 @router.post("/check", response_model=Checked)
 async def check_pair(body: QACreate, runtime: RuntimeDep, _caller: EditorCaller) -> Checked:
     """What the editor should know before saving: warnings, each naming its field."""
+    return Checked(warnings=await pair_warnings(runtime, body, body.id), reading_age=reading_age_of(body))
+
+
+async def pair_warnings(runtime: Runtime, pair: QAFields, pair_id: str | None) -> list[dict[str, str]]:
+    """The warnings an editor sees while editing (this route, the quality loop's changes): a question or
+    alternate too close to another pair's, and the text checks; each naming its field."""
     s = runtime.settings
-    found = text_warnings(body, s.validation.max_reading_age)
-    close = await asyncio.to_thread(too_close, runtime.retriever, body, body.id, s.validation.near_duplicate_threshold)
-    return Checked(
-        warnings=[{"field": w.field, "code": w.code, "message": w.message} for w in close + found],
-        reading_age=reading_age_of(body),
-    )
+    found = text_warnings(pair, s.validation.max_reading_age)
+    close = await asyncio.to_thread(too_close, runtime.retriever, pair, pair_id, s.validation.near_duplicate_threshold)
+    return [{"field": w.field, "code": w.code, "message": w.message} for w in close + found]
 
 
 @router.post("/preview")
@@ -441,19 +444,32 @@ async def create_pair(
 ) -> JSONResponse:
     data = body.model_dump()
     data["id"] = body.id or slugify(body.question)
-    pair = QAPair.model_validate(data)
-    note = None
+    stored = await create_checked(runtime, caller, QAPair.model_validate(data), override)
+    return _with_etag(stored, 201)
+
+
+def _noted(*notes: str | None) -> str | None:
+    return "; ".join(n for n in notes if n) or None
+
+
+async def create_checked(
+    runtime: Runtime, caller: Caller, pair: QAPair, override: str | None, note: str | None = None
+) -> StoredPair:
+    """The one way a pair is created (this route, the quality loop's drafts): golden questions first when
+    it is published (refused, or an admin's override recorded), then the store and its revision (with
+    `note`), then the index."""
+    guard = None
     if pair.status == "published":
         if await asyncio.to_thread(runtime.store.get, pair.id):
             raise ConflictError(f"A pair with id {pair.id!r} exists already.")
-        note = await asyncio.to_thread(_golden_guard, runtime, caller, [pair], set(), override)
+        guard = await asyncio.to_thread(_golden_guard, runtime, caller, [pair], set(), override)
     try:
-        stored = await asyncio.to_thread(runtime.store.create, pair, caller.name, note)
+        stored = await asyncio.to_thread(runtime.store.create, pair, caller.name, _noted(note, guard))
     except Conflict as exc:
         raise ConflictError(f"A pair with id {pair.id!r} exists already.") from exc
     if pair.status == "published":
         await _reindex(runtime)
-    return _with_etag(stored, 201)
+    return stored
 
 
 @router.get(
@@ -486,13 +502,23 @@ async def replace_pair(
     if body.id and body.id != pair_id:
         raise ConflictError("The id in the body differs from the id in the address; ids cannot be changed.")
     pair = QAPair.model_validate({**body.model_dump(), "id": pair_id})
-    note = None
+    return _with_etag(await replace_checked(runtime, caller, stored, pair, override))
+
+
+async def replace_checked(
+    runtime: Runtime, caller: Caller, stored: StoredPair, pair: QAPair, override: str | None, note: str | None = None
+) -> StoredPair:
+    """The one way a pair is replaced (this route, the quality loop's alternates), once If-Match was checked
+    against `stored`: golden questions first when it changes what is published (refused, or an admin's
+    override recorded), then the store and its revision (with `note`; 412 when someone saved first),
+    then the index."""
+    guard = None
     if _affects_published(stored.pair, pair) and pair != stored.pair:
-        note = await asyncio.to_thread(_golden_guard, runtime, caller, [pair], set(), override)
+        guard = await asyncio.to_thread(_golden_guard, runtime, caller, [pair], set(), override)
     try:
-        new = await asyncio.to_thread(runtime.store.replace, pair, stored.version, caller.name, note)
+        new = await asyncio.to_thread(runtime.store.replace, pair, stored.version, caller.name, _noted(note, guard))
     except Conflict as exc:
-        latest = await asyncio.to_thread(runtime.store.get, pair_id)
+        latest = await asyncio.to_thread(runtime.store.get, pair.id)
         extra = {"current": _body(latest), "updated_by": latest.updated_by} if latest else {}
         raise PreconditionFailed(
             "The pair was changed by someone else while you saved. Reload it, then apply your change again.",
@@ -500,10 +526,10 @@ async def replace_pair(
             extra=extra,
         ) from exc
     except Missing as exc:
-        raise _not_found(pair_id) from exc
+        raise _not_found(pair.id) from exc
     if _affects_published(stored.pair, pair):
         await _reindex(runtime)
-    return _with_etag(new)
+    return new
 
 
 @router.delete(

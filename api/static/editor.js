@@ -12,9 +12,10 @@
  * - An edit conflict (412) shows both versions and never drops the typed text; a change that would
  *   break golden questions (409) lists them, and only an administrator may override with a reason.
  *
- * Views (the address's hash): #pairs, #new, #edit/<id>, #queue, #golden, #import, #retrain. */
+ * Views (the address's hash): #pairs, #new, #edit/<id>, #queue, #golden, #import, #retrain, #quality (quality.js). */
 
 import { renderPreview, formatDate, safeHttpUrl } from "/static/answer-view.js";
+import { showQuality, wireQuality } from "/static/quality.js";
 
 const CHECK_DEBOUNCE_MS = 450;
 const SEARCH_DEBOUNCE_MS = 250;
@@ -332,7 +333,7 @@ function goldenDialog(body) {
 
 // ---- views ---------------------------------------------------------------------------------------
 
-const VIEWS = ["pairs", "edit", "queue", "golden", "import", "retrain"];
+const VIEWS = ["pairs", "edit", "queue", "golden", "import", "retrain", "quality"];
 
 function route() {
   const hash = decodeURIComponent(window.location.hash.replace(/^#/, ""));
@@ -348,7 +349,7 @@ function route() {
     if (current) { a.setAttribute("aria-current", "page"); } else { a.removeAttribute("aria-current"); }
   });
   pageError("");
-  if (view === "pairs") { showPairs(); } else if (view === "edit") { openEditor(id); } else if (view === "queue") { showQueue(); } else if (view === "golden") { showGolden(); } else if (view === "import") { showImport(); } else if (view === "retrain") { showRetrain(); }
+  if (view === "pairs") { showPairs(); } else if (view === "edit") { openEditor(id); } else if (view === "queue") { showQueue(); } else if (view === "golden") { showGolden(); } else if (view === "import") { showImport(); } else if (view === "retrain") { showRetrain(); } else if (view === "quality") { showQuality(); }
   const title = document.querySelector("#view-" + view + " h1");
   const first = state.booted;
   state.booted = true;
@@ -1802,6 +1803,7 @@ function wire() {
   $("import-form").addEventListener("submit", importFile);
   $("retrain-start").addEventListener("click", startRetrain);
   $("signout").addEventListener("click", signOut);
+  wireQuality({ el, button, clear, plural, when, pairLink, call, getJSON, failure, changing, confirmDialog });
   window.addEventListener("hashchange", route);
   window.addEventListener("beforeunload", (e) => {
     if (state.view === "edit" && state.edit && isDirty()) {

@@ -21,8 +21,21 @@ from tests.factories import pair_data
 
 pytestmark = pytest.mark.integration
 
-HEAD = "0003"
-STORE_TABLES = {"qa_pairs", "seed_log", "feedback", "flags", "revisions", "golden", "store_markers", "transcripts"}
+HEAD = "0004"
+STORE_TABLES = {
+    "qa_pairs",
+    "seed_log",
+    "feedback",
+    "flags",
+    "revisions",
+    "golden",
+    "store_markers",
+    "transcripts",
+    "misses",
+    "turn_counts",
+    "scope_marks",
+    "quality_actions",
+}
 API_TABLES = {"tokens", "users", "web_sessions", "signin_attempts"}
 
 # The previous release's schema, captured from its create_all (git show 3014047:knowledge/store.py,

@@ -15,7 +15,17 @@ import pytest
 pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ["torch", "onnxruntime", "faiss", "sentence_transformers", "transformers", "bm25s", "Stemmer", "wordfreq"]
+HEAVY = [
+    "torch",
+    "onnxruntime",
+    "faiss",
+    "sentence_transformers",
+    "transformers",
+    "bm25s",
+    "Stemmer",
+    "wordfreq",
+    "sklearn",
+]
 
 
 def run(script: str) -> dict:
@@ -31,7 +41,7 @@ def test_importing_the_retrieval_modules_loads_no_model_library_and_leaves_the_e
         "before = dict(os.environ)\n"
         "import embeddings.retriever, embeddings.index, embeddings.encoder, embeddings.finetune\n"
         "import embeddings.lexical, embeddings.query, embeddings.editing\n"
-        "import embeddings.calibration, embeddings.retraining, embeddings.retrain_job\n"
+        "import embeddings.calibration, embeddings.retraining, embeddings.retrain_job, embeddings.clusters\n"
         f"print(json.dumps({{'loaded': [m for m in {HEAVY!r} if m in sys.modules],\n"
         "                   'environ_changed': dict(os.environ) != before}))\n"
     )
