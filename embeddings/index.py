@@ -22,7 +22,8 @@ changed meanwhile (shipped files edited, say) are the only ones embedded again.
 The retriever reads `top`: up to EXACT_ROWS rows every vector is scored; above, a copy of the base
 in half precision is scanned first (half the bytes of float32), and only the rows whose exact score
 may be among the best are scored exactly, with FAISS' own inner product, so that the rows and scores
-are those of a full float32 search, to the bit. Measured at 200,000 vectors of 384 dimensions: 8 ms
+are those of a full float32 search (the scores up to float32 rounding: FAISS' kernels for one row and
+for a selection sum in different orders, about 1e-7 apart). Measured at 200,000 vectors of 384 dimensions: 8 ms
 against 17 ms per query (2-core CPU); the copy costs half the base's memory and about a second to make
 at a million vectors (at start, and when an update folds the delta into a new base).
 """
@@ -400,7 +401,8 @@ class VectorIndex:
         """One query's k best rows among the searched ones (and `allowed`, a bool per row), as
         (scores, rows) in no particular order; every such row when there are no more than k.
 
-        The same rows and scores, to the bit, as search(): scores come from FAISS' own inner product.
+        The same rows and scores as search(), the scores up to float32 rounding (about 1e-7: FAISS' own
+        inner product, whose kernels sum in another order for a selection of rows than for all of them).
         Up to EXACT_ROWS candidate rows every one is scored (no heap, no selector, no sort); a larger
         base is scanned first in half precision, whose error on each score is bounded (see _Coarse),
         and only the rows that may be among the best are scored exactly. Of rows with equal scores at

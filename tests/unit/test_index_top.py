@@ -1,5 +1,6 @@
-"""VectorIndex.top, what the retriever reads: the same best rows and scores as a plain FAISS search, also
-above EXACT_ROWS, where it scans the vectors in half precision first and scores only the likely rows."""
+"""VectorIndex.top, what the retriever reads: the same best rows and scores (up to float32 rounding) as a
+plain FAISS search, also above EXACT_ROWS, where it scans the vectors in half precision first and scores
+only the likely rows."""
 
 import numpy as np
 import pytest
@@ -26,6 +27,18 @@ def best(index: VectorIndex, query: np.ndarray, k: int, allowed: np.ndarray | No
     return {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
 
 
+def same_best(found: dict[int, float], expected: dict[int, float], tol: float = 1e-6) -> None:
+    """The same best rows with the same scores, up to float32 rounding (FAISS sums a selection of rows
+    in another order than all of them); a row may differ only in a tie at the cut."""
+    assert len(found) == len(expected)
+    cut = min(expected.values(), default=0.0)
+    for row, score in found.items():
+        if row in expected:
+            assert abs(score - expected[row]) <= tol, (row, score, expected[row])
+        else:
+            assert abs(score - cut) <= tol, (row, score, cut)
+
+
 @pytest.mark.parametrize("rows", [500, EXACT_ROWS + 5_000])
 def test_top_finds_what_a_full_search_finds_with_dead_rows_a_delta_and_a_filter(rows):
     encoder = RandomEncoder(rows)
@@ -45,6 +58,6 @@ def test_top_finds_what_a_full_search_finds_with_dead_rows_a_delta_and_a_filter(
             for allowed in (None, rng.random(index.rows) < 0.9, rng.random(index.rows) < 0.02):
                 scores, found = index.top(query, k, allowed)
                 expected = best(index, query, k, allowed)
-                assert dict(zip(found.tolist(), scores.tolist(), strict=True)) == expected
+                same_best(dict(zip(found.tolist(), scores.tolist(), strict=True)), expected)
                 alive = index.alive()
                 assert alive is None or alive[found].all()
