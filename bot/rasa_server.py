@@ -9,9 +9,11 @@ handles the first message. That import also installs `cached_action_validation` 
   conversation for as long as the server runs, so a service that talks to thousands of visitors a
   week would grow without end. This one forgets a conversation idle for `record_exp` seconds (the
   conversation's idle limit, config.yml `conversation.session_idle_minutes`), as Rasa's Redis store
-  does in the production profile. Nothing else differs.
-- `RedisTrackerStore`, for the production profile: Rasa's own, unchanged (named here so that this
-  module is loaded there too).
+  does in the production profile. And when a conversation moves on to a fresh tracker (the API starts
+  one every `conversation.rasa_turns_per_tracker` messages, bot/sessions.py `rasa_sender`: "<id>.<n>"),
+  the tracker it left is forgotten at once instead of after the idle limit.
+- `RedisTrackerStore`, for the production profile: Rasa's own, which also deletes the tracker a
+  conversation left for a fresh one (named here so that this module is loaded there too).
 - Rasa checks every custom action's response against a JSON schema with `jsonschema.validate`, which
   first checks the schema itself against JSON Schema's metaschema: on this machine that was half of
   Rasa's time per message (py-spy on the Rasa server under load: 51% in `_validate_action_result`,
@@ -36,6 +38,16 @@ from typing import Any
 
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.core.tracker_store import RedisTrackerStore as _RasaRedisTrackerStore
+
+
+def previous_tracker(sender_id: str) -> str | None:
+    """The tracker a conversation left when it moved on to this one ("<id>.<n>" after "<id>.<n-1>",
+    bot/sessions.py rasa_sender); None for a conversation's first tracker or an id of another shape."""
+    session, dot, number = sender_id.rpartition(".")
+    if not dot or not session or not number.isdigit() or int(number) == 0:
+        return None
+    return f"{session}.{int(number) - 1}"
+
 
 # At most this often the whole store is swept for idle conversations (a read also checks its own).
 SWEEP_SECONDS = 60.0
@@ -72,6 +84,9 @@ class ExpiringInMemoryTrackerStore(InMemoryTrackerStore):
         await super().save(tracker)
         now = time.monotonic()
         self._touched[tracker.sender_id] = now
+        left = previous_tracker(tracker.sender_id)
+        if left is not None:
+            self._forget(left)
         if now >= self._next_sweep:
             self.sweep(now)
 
@@ -82,7 +97,14 @@ class ExpiringInMemoryTrackerStore(InMemoryTrackerStore):
 
 
 class RedisTrackerStore(_RasaRedisTrackerStore):
-    """Rasa's Redis tracker store as it is (expiry by its `record_exp`)."""
+    """Rasa's Redis tracker store (expiry by its `record_exp`), which also deletes the tracker a
+    conversation left for a fresh one."""
+
+    async def save(self, tracker: Any, timeout: Any = None) -> None:
+        await super().save(tracker, timeout)
+        left = previous_tracker(tracker.sender_id)
+        if left is not None:
+            self.red.delete(self.key_prefix + left)
 
 
 def cached_action_validation() -> None:

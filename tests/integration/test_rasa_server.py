@@ -1,5 +1,5 @@
 """What runs inside the Rasa server (bot/rasa_server.py), run by Rasa's own Python (.venv-rasa): the
-tracker store that forgets idle conversations, action responses still validated (against a schema
+tracker store that forgets idle conversations and the trackers a conversation left for a fresh one, action responses still validated (against a schema
 compiled once), and one kept HTTP connection to the action endpoint instead of one per call."""
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ async def conversations():
     clock[0] += 100
     out["swept"] = store.sweep()
     out["left"] = sorted(store.store)
+    # A conversation moving on to a fresh tracker ("<id>.1" after "<id>.0") leaves nothing behind.
+    for sender in ("abc.0", "abc.1", "other.0"):
+        t = DialogueStateTracker(sender, [])
+        t.update(UserUttered("hello"))
+        await store.save(t)
+    out["after_moving_on"] = sorted(store.store)
 
 asyncio.run(conversations())
 
@@ -105,6 +111,7 @@ def test_the_rasa_server_forgets_idle_conversations_validates_actions_and_keeps_
     assert out["kept_in_use"] and out["idle_gone"]
     assert out["store_keys"] == ["new"]  # the idle conversation left Rasa's memory, not only its answers
     assert out["swept"] == 1 and out["left"] == []
+    assert out["after_moving_on"] == ["abc.1", "other.0"]
     assert out["valid_accepted"] is True and out["invalid_rejected"] is True
     assert out["replies"] == [{"events": [], "responses": []}] * 5
     assert out["connections"] == 1  # five calls, one connection (Rasa alone opens one per call)
