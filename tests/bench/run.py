@@ -69,15 +69,10 @@ def bare(encoder: SentenceEncoder, index: VectorIndex, qs: list[str]) -> list[fl
     return times
 
 
-def scale(encoder: SentenceEncoder, items: int, qs: list[str], synthetic_vectors: bool) -> tuple[list[float], float]:
-    """Search times of the real retriever (hybrid: FAISS + BM25) over `items` synthetic pairs.
-
-    With synthetic_vectors the index holds random unit vectors instead of encoded texts (encoding
-    100,000 texts would take most of an hour here); the query is still encoded for real."""
-    from embeddings.retriever import Retriever, Snapshot, Thresholds
+def scale_pairs(items: int, rng: np.random.Generator) -> list:
+    """`items` published pairs of six words each from a small vocabulary (scale() and tests/bench/scale.py)."""
     from knowledge.schema import QAPair
 
-    rng = np.random.default_rng(7)
     words = (
         "vein neck stent trial risk brain blood relapse nurse clinic scan study fatigue walking sight "
         "diet sleep pain drug dose balloon procedure theory surgeon review guidance"
@@ -93,6 +88,18 @@ def scale(encoder: SentenceEncoder, items: int, qs: list[str], synthetic_vectors
                 status="published",
             )
         )
+    return pairs
+
+
+def scale(encoder: SentenceEncoder, items: int, qs: list[str], synthetic_vectors: bool) -> tuple[list[float], float]:
+    """Search times of the real retriever (hybrid: FAISS + BM25) over `items` synthetic pairs.
+
+    With synthetic_vectors the index holds random unit vectors instead of encoded texts (encoding
+    100,000 texts would take most of an hour here); the query is still encoded for real."""
+    from embeddings.retriever import Retriever, Snapshot, Thresholds
+
+    rng = np.random.default_rng(7)
+    pairs = scale_pairs(items, rng)
     entries = entries_for(pairs, [])
     if synthetic_vectors:
         vecs = rng.standard_normal((len(entries), encoder.dimension)).astype(np.float32)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import SentenceEncoder
-from tests.bench.run import pct, publish, questions, scale, synthetic_pairs
+from tests.bench.run import pct, publish, questions, scale, scale_pairs, synthetic_pairs
 from tests.conftest import TEST_CACHE
 
 # A publish's encoder is asked for this many texts at most (one pair's); more is the first load.
@@ -235,7 +235,6 @@ def profile_search(items: int, n_questions: int = 60) -> str:
     not profiled)."""
     from embeddings.index import VectorIndex
     from embeddings.retriever import Retriever, Snapshot, Thresholds, entries_for
-    from knowledge.schema import QAPair
 
     enc = encoder()
     qs = questions()[:n_questions]
@@ -245,15 +244,7 @@ def profile_search(items: int, n_questions: int = 60) -> str:
             return _profiled(r, qs)
     # As run.scale() builds it (the same pairs), with the searches profiled on their own.
     rng = np.random.default_rng(7)
-    words = (
-        "vein neck stent trial risk brain blood relapse nurse clinic scan study fatigue walking sight "
-        "diet sleep pain drug dose balloon procedure theory surgeon review guidance"
-    ).split()
-    pairs = []
-    for i in range(items):
-        w = rng.choice(words, 6)
-        q, a = f"Question {i} about {' '.join(w[:3])}?", f"Answer {i} on {' '.join(w)}."
-        pairs.append(QAPair(id=f"syn-{i}", question=q, answer=a, status="published"))
+    pairs = scale_pairs(items, rng)
     entries = entries_for(pairs, [])
     vecs = rng.standard_normal((len(entries), enc.dimension)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)

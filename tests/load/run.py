@@ -39,6 +39,7 @@ import httpx
 import numpy as np
 from locust.env import Environment
 
+from tests.bench.chatload import children_by_parent, describe, rss_mb
 from tests.load import locustfile
 from tests.load.locustfile import ChatVisitor, StaffSearcher
 
@@ -50,31 +51,6 @@ NO_LIMITS = {"FAQBOT_CHAT__RATE_LIMIT_PER_MINUTE": "0", "FAQBOT_SEARCH__RATE_LIM
 # --- resident memory of a process tree, from /proc ---------------------------------------------------
 
 
-def children_by_parent() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # The command name in parentheses may hold spaces or parentheses: the fields follow the last ')'.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids[ppid].append(int(entry))
-    return kids
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if row.startswith("VmRSS:"):
-                return int(row.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far, 0 when it is gone."""
     try:
@@ -82,24 +58,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime, fields 14 and 15
-
-
-def describe(pid: int) -> str:
-    """A short name for a process: `rasa`, `nginx: worker process`, or its program and first argument."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return "?"
-    argv = [a for a in argv if a]
-    if not argv:
-        return "?"
-    if argv[0].startswith("nginx"):
-        return argv[0]
-    if any(Path(a).name == "rasa" for a in argv[:3]):
-        return "rasa"
-    if len(argv) >= 3 and argv[1] == "-m":
-        return f"{Path(argv[0]).name} -m {argv[2]}"
-    return " ".join([Path(argv[0]).name, *argv[1:2]])[:40]
 
 
 @dataclass
