@@ -265,6 +265,10 @@ class MethodGuard:
         self.app = app
         self.routes = routes  # the app's live route list: read at the first request, when it is complete
         self._flat: list[Any] | None = None
+        self._table: list[tuple[Any, frozenset[str], bool]] | None = None
+        # allowed() per path, as every request asks it: most requests go to a few fixed paths. Bounded,
+        # as paths with an id in them are as many as the ids asked for.
+        self._answers: dict[str, list[str] | None] = {}
 
     def flat_routes(self) -> list[Any]:
         """Every route with its full path (FastAPI keeps included routers' routes inside them)."""
@@ -276,19 +280,34 @@ class MethodGuard:
             ]
         return self._flat
 
+    def _routes_table(self) -> list[tuple[Any, frozenset[str], bool]]:
+        """(path pattern, methods, has parameters) of every route with methods, read once."""
+        if self._table is None:
+            self._table = [
+                (route.path_regex, frozenset(route.methods), bool(route.param_convertors))
+                for route in self.flat_routes()
+                if route.methods
+            ]
+        return self._table
+
     def allowed(self, path: str) -> list[str] | None:
         """The methods this path answers, or None when no route serves it."""
+        if path in self._answers:
+            return self._answers[path]
         fixed: set[str] = set()
         templated: set[str] = set()
-        for route in self.flat_routes():
-            if not route.methods or not route.path_regex.match(path):
-                continue
-            (templated if route.param_convertors else fixed).update(route.methods)
+        for regex, route_methods, has_params in self._routes_table():
+            if regex.match(path):
+                (templated if has_params else fixed).update(route_methods)
         methods = fixed or templated
-        if not methods:
-            return None
-        order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-        return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m)) + ["OPTIONS"]
+        answer = None
+        if methods:
+            order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+            answer = sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m)) + ["OPTIONS"]
+        if len(self._answers) >= 4096:
+            self._answers.clear()
+        self._answers[path] = answer
+        return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -27,8 +27,9 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,6 +240,9 @@ Index("ix_revisions_pair_id", revisions.c.pair_id)
 
 FLAG_STATES = ("open", "closed")
 FEEDBACK_STATES = ("open", "closed")
+# Store.votes_for: how long a pair's vote counts are shown from memory (a staff search's hits).
+VOTES_CACHE_SECONDS = 5.0
+VOTES_CACHE_SIZE = 4096
 FLAG_NOTE_MAX = 1000
 GOLDEN_QUESTION_MAX = 1000
 ACTIONS = ("create", "update", "publish", "unpublish", "delete", "restore", "revert", "import", "seed")
@@ -521,6 +525,9 @@ def _lock(c: Connection) -> None:
 class Store:
     def __init__(self, url: str):
         self.url = url
+        self._votes: dict[str, tuple[dict[str, int], float]] = {}  # votes_for's: pair id -> (counts, until)
+        self._votes_lock = threading.Lock()
+        self.clock = time.monotonic
         self.engine: Engine = connect(url)
         try:
             upgrade_schema(self.engine)
@@ -822,13 +829,42 @@ class Store:
     def add_feedback(self, pair_id: str, helpful: bool) -> None:
         with self._write() as c:
             c.execute(insert(feedback).values(pair_id=pair_id, helpful=int(helpful), created_at=_now(), state="open"))
+        with self._votes_lock:
+            self._votes.pop(pair_id, None)  # this process shows the vote at once
 
-    def feedback_counts(self) -> dict[str, dict[str, int]]:
+    def votes_for(self, pair_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """feedback_counts(pair_ids) for every pair asked (zeros when none), each read from the database
+        at most every VOTES_CACHE_SECONDS: a staff search shows its hits' votes without a database
+        read each time. A vote cast through this store shows at once; one cast through another
+        replica within that time."""
+        now = self.clock()
+        wanted = set(pair_ids)
+        with self._votes_lock:
+            out = {i: held[0] for i in wanted if (held := self._votes.get(i)) is not None and now < held[1]}
+        missing = wanted - out.keys()
+        if missing:
+            fresh = self.feedback_counts(missing)
+            with self._votes_lock:
+                if len(self._votes) >= VOTES_CACHE_SIZE:
+                    self._votes.clear()
+                for i in missing:
+                    out[i] = fresh.get(i, {"helpful": 0, "not_helpful": 0})
+                    self._votes[i] = (out[i], now + VOTES_CACHE_SECONDS)
+        return {i: dict(v) for i, v in out.items()}
+
+    def feedback_counts(self, pair_ids: Iterable[str] | None = None) -> dict[str, dict[str, int]]:
+        """Helpful and not-helpful votes per pair: of every pair voted on, or of these pairs only (a
+        search's hits: counted through the pair_id index, not over every vote ever cast)."""
         out: dict[str, dict[str, int]] = {}
+        q = select(feedback.c.pair_id, feedback.c.helpful, func.count()).group_by(
+            feedback.c.pair_id, feedback.c.helpful
+        )
+        if pair_ids is not None:
+            wanted = sorted(set(pair_ids))
+            if not wanted:
+                return out
+            q = q.where(feedback.c.pair_id.in_(wanted))
         with self._read() as c:
-            q = select(feedback.c.pair_id, feedback.c.helpful, func.count()).group_by(
-                feedback.c.pair_id, feedback.c.helpful
-            )
             for pair_id, helpful, n in c.execute(q):
                 out.setdefault(pair_id, {"helpful": 0, "not_helpful": 0})["helpful" if helpful else "not_helpful"] = n
         return out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep, StaffRole, check_rate
+from api.runtime import Runtime
 from api.schemas import SearchDecision, SearchResponse, SearchResult, TagQuery
 
 router = APIRouter(tags=["staff"])
@@ -25,21 +26,31 @@ async def search(
     kind: Literal["qa", "passage"] | None = Query(None, description="keep only curated pairs or article passages"),
     mode: Literal["hybrid", "dense", "bm25"] = Query("hybrid", description="retrieval method (for comparison)"),
     explain: bool = Query(False, description="also say what the chat would do with this question"),
-) -> SearchResponse:
+) -> Response:
     check_rate(runtime.search_limiter, request, "searches")
+    # One hop to the thread pool for all of it (search, votes, the reply's JSON): each hop costs more
+    # than most of the steps. The reply is returned as JSON made here from a validated SearchResponse,
+    # so FastAPI does not validate and encode it a second time (response_model stays for the docs).
+    body = await run_in_threadpool(respond, runtime, q, k, tag, kind, mode, explain)
+    return Response(body, media_type="application/json")
+
+
+def respond(runtime: Runtime, q: str, k: int, tag: str | None, kind: str | None, mode: str, explain: bool) -> bytes:
+    """The search reply's JSON."""
     query = q.strip() or q
     start = time.perf_counter()
     retriever = runtime.retriever
-    hits, analysis = await asyncio.to_thread(retriever.search_analysed, query, k, tag, kind, mode)
+    hits, analysis = retriever.search_analysed(query, k, tag, kind, mode)
     took = (time.perf_counter() - start) * 1000
     decision = None
     if explain:
         # What the chat would do, in the same collection, from the one analysis of the query's words.
-        d = await asyncio.to_thread(retriever.decide, query, tag, analysis)
+        d = retriever.decide(query, tag, analysis)
         corrections = analysis.corrections if analysis else {}
         decision = SearchDecision(kind=d.kind, ids=[h.key for h in d.hits], corrections=corrections)
     answerer = runtime.answerer
-    counts = await asyncio.to_thread(runtime.store.feedback_counts) if any(h.pair for h in hits) else {}
+    pair_ids = [h.pair.id for h in hits if h.pair]
+    counts = runtime.store.votes_for(pair_ids) if pair_ids else {}
     results = []
     for h in hits:
         if h.pair:
@@ -82,4 +93,5 @@ async def search(
                     lexical=round(h.lexical, 4),
                 )
             )
-    return SearchResponse(query=q, took_ms=round(took, 2), mode=mode, results=results, decision=decision)
+    reply = SearchResponse(query=q, took_ms=round(took, 2), mode=mode, results=results, decision=decision)
+    return reply.model_dump_json().encode()

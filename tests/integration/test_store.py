@@ -13,9 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import knowledge.store
-from api.auth import Tokens
+from api.auth import ROLE_CACHE_SECONDS, Tokens, hash_token
+from api.auth import tokens as auth_tokens
 from knowledge.schema import QAPair
-from knowledge.store import Conflict, Missing, Store
+from knowledge.store import VOTES_CACHE_SECONDS, Conflict, Missing, Store
 from tests.factories import pair_data
 
 pytestmark = pytest.mark.integration
@@ -57,6 +58,23 @@ def test_tokens_are_stored_as_hashes_only(sqlite_store, tmp_path):
     assert b"secret-token-value" not in (tmp_path / "faqbot.db").read_bytes()
     with pytest.raises(ValueError):
         tokens.add("x", "superuser")
+
+
+def test_a_token_role_is_remembered_briefly_and_a_deleted_token_stops_working(store):
+    """The search path reads a valid token's role from memory; a token removed from the table stops
+    working within ROLE_CACHE_SECONDS (on every replica), an unknown token is never remembered."""
+    now = [1000.0]
+    tokens = Tokens(store.engine, clock=lambda: now[0])
+    assert tokens.cached_role("fresh") is None and tokens.role_for("fresh") is None
+    Tokens(store.engine).add("fresh", "editor")  # made by another process (python -m api.cli token)
+    assert tokens.cached_role("fresh") is None, "an unknown token was remembered"
+    assert tokens.role_for("fresh") == "editor" and tokens.cached_role("fresh") == "editor"
+    with store.engine.begin() as c:
+        c.execute(auth_tokens.delete().where(auth_tokens.c.token_hash == hash_token("fresh")))
+    now[0] += ROLE_CACHE_SECONDS - 0.5
+    assert tokens.cached_role("fresh") == "editor"
+    now[0] += 1.0
+    assert tokens.cached_role("fresh") is None and tokens.role_for("fresh") is None
 
 
 # --- pairs ----------------------------------------------------------------------------------------
@@ -273,6 +291,10 @@ def test_feedback_counts_and_the_not_helpful_queue(store):
     store.add_feedback("a", False)
     store.add_feedback("gone", False)
     assert store.feedback_counts() == {"a": {"helpful": 1, "not_helpful": 1}, "gone": {"helpful": 0, "not_helpful": 1}}
+    # A search asks for its hits only: pairs without votes are left out, as with every pair.
+    assert store.feedback_counts(["a", "never-voted"]) == {"a": {"helpful": 1, "not_helpful": 1}}
+    assert store.feedback_counts([]) == {}
+
     queue = store.list_feedback()
     assert [(f.pair_id, f.question, f.state) for f in queue] == [("gone", None, "open"), ("a", "Does it work?", "open")]
     closed = store.close_feedback(queue[1].id, "editor", "  answer rewritten  ")
@@ -287,6 +309,23 @@ def test_feedback_counts_and_the_not_helpful_queue(store):
         store.close_feedback(99999, "editor")
     with pytest.raises(ValueError):
         store.list_feedback("weird")
+
+
+def test_votes_for_a_search_show_a_local_vote_at_once_and_another_replicas_soon(store, store_url):
+    now = [50.0]
+    store.clock = lambda: now[0]
+    store.create(pair(id="a"), "alice")
+    assert store.votes_for(["a", "b"]) == {"a": {"helpful": 0, "not_helpful": 0}, "b": {"helpful": 0, "not_helpful": 0}}
+    store.add_feedback("a", False)  # a visitor's vote through this process
+    assert store.votes_for(["a"])["a"] == {"helpful": 0, "not_helpful": 1}
+    other = Store(store_url)  # another replica on the same database
+    try:
+        other.add_feedback("a", True)
+    finally:
+        other.close()
+    assert store.votes_for(["a"])["a"] == {"helpful": 0, "not_helpful": 1}  # from memory, for a few seconds
+    now[0] += VOTES_CACHE_SECONDS
+    assert store.votes_for(["a"])["a"] == {"helpful": 1, "not_helpful": 1}
 
 
 # --- flags ----------------------------------------------------------------------------------------
