@@ -171,13 +171,38 @@ def entries_for(pairs: list[QAPair], passages: list[Passage]) -> list[Entry]:
 
 def _highest(values: np.ndarray, k: int) -> np.ndarray:
     """The positions of the k highest values, highest first, equal values in their order: what a stable
-    sort of all of them gives, without sorting more than the k best."""
-    if len(values) > 4 * k:
-        kth = np.partition(values, len(values) - k)[len(values) - k]
-        near = np.flatnonzero(values >= kth)
-        if len(near) >= k:  # else NaNs, which sort last
-            return near[np.argsort(-values[near], kind="stable")][:k]
+    sort of all of them gives, without sorting more than the k best.
+
+    A sample of every `step`-th value gives a floor (its k-th highest: at least k values reach it), and
+    only the values above that floor are partitioned. numpy's partition is slow on values that are
+    nearly all equal (8-10 ms for 100,000, against 1 ms), which is what BM25 gives when one word of the
+    query is in every item: at 100,000 pairs it was a third of a search's p95."""
+    n = len(values)
+    if n > 4 * k:
+        step = max(1, min(16, n // (4 * k)))
+        sample = values[::step]
+        floor = np.partition(sample, len(sample) - k)[len(sample) - k]
+        above = np.flatnonzero(values > floor)
+        if len(above) >= k:  # the k best are all above the floor
+            chosen = above[_highest_among(values[above], k)]
+        else:  # the k-th best is the floor itself: those above it, then the first of those equal to it
+            chosen = np.concatenate([above[np.argsort(-values[above], kind="stable")], np.flatnonzero(values == floor)])
+        if len(chosen) >= k:  # else NaNs, which sort last
+            return chosen[:k]
     return np.argsort(-values, kind="stable")[:k]
+
+
+def _highest_among(values: np.ndarray, k: int) -> np.ndarray:
+    """_highest for len(values) >= k, with one partition: those above the k-th value sorted, then those
+    equal to it in their order."""
+    if len(values) <= 4 * k:
+        return np.argsort(-values, kind="stable")[:k]
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    above = np.flatnonzero(values > kth)
+    chosen = above[np.argsort(-values[above], kind="stable")]
+    if len(chosen) < k:
+        chosen = np.concatenate([chosen, np.flatnonzero(values == kth)[: k - len(chosen)]])
+    return chosen[:k] if len(chosen) >= k else np.argsort(-values, kind="stable")[:k]
 
 
 def _row_arrays(entries: list[Entry], position: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -61,3 +61,25 @@ def test_top_finds_what_a_full_search_finds_with_dead_rows_a_delta_and_a_filter(
                 same_best(dict(zip(found.tolist(), scores.tolist(), strict=True)), expected)
                 alive = index.alive()
                 assert alive is None or alive[found].all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_retrievers_top_k_is_a_stable_sorts_even_with_many_ties(seed):
+    """The fused scores' k best, highest first and equal scores in their order: what a stable sort of all
+    of them gives, also when thousands share the k-th score (BM25-only items at 100,000 pairs) or some
+    are NaN."""
+    from embeddings.retriever import _highest
+
+    rng = np.random.default_rng(seed)
+    values = rng.choice(np.array([0.1, 0.25, 0.5, 0.7], np.float32), 5000)  # ties everywhere
+    values[rng.choice(5000, 3, replace=False)] = rng.random(3).astype(np.float32) + 0.5
+    if seed % 2:
+        values[rng.choice(5000, 40, replace=False)] = np.nan
+    # Nearly all equal (a word in every item), a few above and some below the mass.
+    mass = np.full(20000, 2.8e-7, np.float32)
+    mass[rng.choice(20000, 30, replace=False)] = rng.random(30).astype(np.float32)
+    mass[rng.choice(20000, 10, replace=False)] = 0.0
+    for k in (1, 5, 10, 29, 30, 31, 64):
+        for v in (values, mass, rng.random(3000).astype(np.float32)):
+            expected = np.argsort(-v, kind="stable")[:k]
+            assert _highest(v, k).tolist() == expected.tolist(), k
