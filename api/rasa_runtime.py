@@ -214,7 +214,8 @@ class RasaRuntime:
             "# Written by the API at start; the token changes at every start.\n"
             f'action_endpoint:\n  url: "{url}"\n  headers:\n    Authorization: "Bearer {self.action_token}"\n'
         )
-        idle = s.conversation.session_idle_minutes * 60
+        # Rasa's trackers expire sooner than the conversations (bot/settings.py rasa_tracker_idle_minutes).
+        idle = min(s.conversation.rasa_tracker_idle_minutes, s.conversation.session_idle_minutes) * 60
         if s.redis_url:
             text += redis_stores(s.redis_url, idle)
         else:

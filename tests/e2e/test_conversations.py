@@ -1,7 +1,12 @@
 """Every conversation flow through POST /api/chat, with the real Rasa server and the API."""
 
+import time
+
 import httpx
 import pytest
+import yaml
+
+from tests.conftest import start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +83,24 @@ def test_a_follow_up_resolves_after_rasa_starts_a_fresh_tracker(live_server):
     assert any("zamboni" in i for i in ids), who
     for _ in range(4):  # the conversation goes on over further trackers
         assert v.say("thanks")["kind"] == "smalltalk"
+
+
+def test_rasa_forgets_an_idle_conversation_and_the_visitor_carries_on(tmp_path):
+    """Rasa forgets a tracker idle for `conversation.rasa_tracker_idle_minutes` (here 3 s) while the
+    conversation itself lives on in the API: after the pause a follow-up is still understood."""
+    server = start_server(tmp_path / "data", wait_for_bot=True, FAQBOT_CONVERSATION__RASA_TRACKER_IDLE_MINUTES="0.05")
+    try:
+        endpoints = yaml.safe_load((tmp_path / "data" / "bot-run" / "endpoints.yml").read_text())
+        assert endpoints["tracker_store"]["record_exp"] == 3
+        v = Visitor(server)
+        first = v.say("what is the liberation procedure?")
+        assert first["kind"] == "answer" and first["answer"]["id"] == "what-is-liberation-procedure"
+        time.sleep(4)  # Rasa's tracker for this conversation expires
+        who = v.say("who came up with it?")
+        ids = [who["answer"]["id"]] if who["answer"] else [o["payload"] for o in who["options"]]
+        assert any("zamboni" in i for i in ids), who
+    finally:
+        server.stop()
 
 
 def test_handoff_gives_the_helpline_and_the_conversation_goes_on(live_server):
