@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 ROLE ?= staff
 
-.PHONY: help setup run run-prod test test-fast lint format token user train finetune bench load fuzz eval validate export-content install-mpnet lock audit clean
+.PHONY: help setup run run-prod test test-fast lint format token tokens revoke-token user train finetune bench load fuzz eval validate export-content install-mpnet lock audit clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,8 +49,15 @@ test-fast: ## only the unit and integration tests (no Rasa, no browser)
 	@scripts/ensure-postgres.sh
 	@$(PY) -m pytest -m "unit or integration"
 
-token: ## create a token for ROLE (staff, editor or admin) and print it once: make token ROLE=editor
-	@$(PY) -m api.cli token --role $(ROLE)
+token: ## create a token for ROLE (staff, editor or admin) and print it once: make token ROLE=editor [LABEL="helpline desk 3"]
+	@$(PY) -m api.cli token --role $(ROLE) --label "$(LABEL)"
+
+tokens: ## list the tokens: fingerprint, role, when made, label (never the tokens themselves)
+	@$(PY) -m api.cli tokens
+
+revoke-token: ## delete a token by its fingerprint (make tokens): make revoke-token FINGERPRINT=3f2a9c1b
+	@test -n "$(FINGERPRINT)" || { echo "Say which: make revoke-token FINGERPRINT=... (make tokens lists them)" >&2; exit 2; }
+	@$(PY) -m api.cli revoke-token "$(FINGERPRINT)"
 
 user: ## create a sign-in account (or reset its password and role); asks for the password: make user ROLE=staff USERNAME=alice
 	@test -n "$(USERNAME)" || { echo "Say whose account: make user ROLE=$(ROLE) USERNAME=alice" >&2; exit 2; }

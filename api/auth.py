@@ -10,8 +10,9 @@ import datetime as dt
 import hashlib
 import threading
 import time
+from dataclasses import dataclass
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, insert, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select
 from sqlalchemy.engine import Engine
 
 ROLES = ("admin", "editor", "staff")
@@ -38,6 +39,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# A token is named by the start of its hash: enough to tell tokens apart, useless to anyone who has it.
+FINGERPRINT_CHARS = 12
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    fingerprint: str
+    role: str
+    label: str
+    created_at: dt.datetime
+
+
 class Tokens:
     """Bearer tokens by role. The token itself is shown once when made and never stored."""
 
@@ -57,6 +70,32 @@ class Tokens:
                     token_hash=hash_token(token), role=role, label=label, created_at=dt.datetime.now(dt.UTC)
                 )
             )
+
+    def fingerprint(self, token: str) -> str:
+        return hash_token(token)[:FINGERPRINT_CHARS]
+
+    def listed(self) -> list[TokenInfo]:
+        """Every token (its fingerprint, never the token), oldest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(tokens).order_by(tokens.c.created_at, tokens.c.token_hash)).all()
+        return [TokenInfo(r.token_hash[:FINGERPRINT_CHARS], r.role, r.label, r.created_at) for r in rows]
+
+    def revoke(self, fingerprint: str) -> TokenInfo:
+        """Delete the one token whose hash starts with `fingerprint` (at least 8 characters). ValueError
+        when none or several match. It stops working here at once and on other replicas within
+        ROLE_CACHE_SECONDS."""
+        prefix = fingerprint.strip().lower()
+        if len(prefix) < 8 or any(ch not in "0123456789abcdef" for ch in prefix):
+            raise ValueError("Give at least 8 characters of the token's fingerprint (python -m api.cli tokens).")
+        with self.engine.begin() as c:
+            rows = c.execute(select(tokens).where(tokens.c.token_hash.startswith(prefix))).all()
+            if len(rows) != 1:
+                raise ValueError(f"{'No token' if not rows else 'Several tokens'} with the fingerprint {prefix}.")
+            c.execute(delete(tokens).where(tokens.c.token_hash == rows[0].token_hash))
+        with self._lock:
+            self._roles.pop(rows[0].token_hash, None)
+        r = rows[0]
+        return TokenInfo(r.token_hash[:FINGERPRINT_CHARS], r.role, r.label, r.created_at)
 
     def cached_role(self, token: str) -> str | None:
         """The role of a token looked up less than ROLE_CACHE_SECONDS ago, else None (ask role_for)."""

@@ -1,6 +1,8 @@
 """Command-line tasks: create a token or a sign-in account, train the bot, fine-tune the encoder, check the content.
 
     python -m api.cli token --role staff [--label "helpline desk 3"]
+    python -m api.cli tokens
+    python -m api.cli revoke-token FINGERPRINT
     python -m api.cli user --role staff --username alice [--password-stdin]
     python -m api.cli train-bot
     python -m api.cli finetune
@@ -16,7 +18,7 @@ import secrets
 import sys
 
 from api.accounts import PASSWORD_MIN, check_password
-from api.auth import ROLES, Tokens
+from api.auth import ROLE_CACHE_SECONDS, ROLES, Tokens
 from api.settings import get_settings
 from knowledge.store import connect
 
@@ -27,8 +29,42 @@ def cmd_token(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(32)
     Tokens(engine).add(token, args.role, args.label or "")
     engine.dispose()
-    print(f"A {args.role} token (shown once; only its hash is stored in {settings.database_url}):", file=sys.stderr)
+    print(
+        f"A {args.role} token (shown once; only its hash is stored in {settings.database_url}; "
+        f"fingerprint {Tokens(engine).fingerprint(token)}):",
+        file=sys.stderr,
+    )
     print(token)
+    return 0
+
+
+def cmd_tokens(_args: argparse.Namespace) -> int:
+    """Every token: fingerprint, role, label, when made (never the token itself)."""
+    engine = connect(get_settings().database_url)
+    try:
+        found = Tokens(engine).listed()
+    finally:
+        engine.dispose()
+    if not found:
+        print("No tokens. Make one with: python -m api.cli token --role staff --label '...'")
+    for t in found:
+        print(f"{t.fingerprint}  {t.role:<6}  {t.created_at:%Y-%m-%d %H:%M}  {t.label}")
+    return 0
+
+
+def cmd_revoke_token(args: argparse.Namespace) -> int:
+    engine = connect(get_settings().database_url)
+    try:
+        gone = Tokens(engine).revoke(args.fingerprint)
+    except ValueError as exc:
+        print(f"{exc} Nothing was changed.", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    label = f" ({gone.label})" if gone.label else ""
+    print(
+        f"Revoked the {gone.role} token {gone.fingerprint}{label}: refused at once here and within {ROLE_CACHE_SECONDS:g} seconds by every running replica."
+    )
     return 0
 
 
@@ -165,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--role", required=True, choices=ROLES)
     t.add_argument("--label", default="", help="who or what the token is for")
     t.set_defaults(func=cmd_token)
+    ts = sub.add_parser("tokens", help="list the tokens: fingerprint, role, label, when made")
+    ts.set_defaults(func=cmd_tokens)
+    r = sub.add_parser("revoke-token", help="delete a token by its fingerprint (from `tokens`)")
+    r.add_argument("fingerprint", help="at least 8 characters of the fingerprint")
+    r.set_defaults(func=cmd_revoke_token)
     u = sub.add_parser("user", help="create a sign-in account (or set an existing one's password and role)")
     u.add_argument("--role", required=True, choices=ROLES)
     u.add_argument("--username", required=True, help="3 to 64 characters: lowercase letters, digits, '.', '_', '-'")

@@ -75,6 +75,14 @@ def test_a_token_role_is_remembered_briefly_and_a_deleted_token_stops_working(st
     assert tokens.cached_role("fresh") == "editor"
     now[0] += 1.0
     assert tokens.cached_role("fresh") is None and tokens.role_for("fresh") is None
+    # Revoked through this process (python -m api.cli revoke-token does it in its own): refused at once.
+    tokens.add("second", "staff", "desk 3")
+    assert tokens.role_for("second") == "staff"
+    assert [(t.fingerprint, t.label) for t in tokens.listed()] == [(tokens.fingerprint("second"), "desk 3")]
+    with pytest.raises(ValueError):
+        tokens.revoke("abc")  # too short to name one token
+    assert tokens.revoke(tokens.fingerprint("second")[:8]).label == "desk 3"
+    assert tokens.cached_role("second") is None and tokens.role_for("second") is None
 
 
 # --- pairs ----------------------------------------------------------------------------------------
