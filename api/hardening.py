@@ -266,8 +266,8 @@ class MethodGuard:
         self.routes = routes  # the app's live route list: read at the first request, when it is complete
         self._flat: list[Any] | None = None
         self._table: list[tuple[Any, frozenset[str], bool]] | None = None
-        # allowed() per path, as every request asks it: most requests go to a few fixed paths. Bounded,
-        # as paths with an id in them are as many as the ids asked for.
+        # allowed() per path, as every request asks it: most requests go to a few fixed paths. Only paths
+        # a route serves, of up to 200 characters, and at most 4096 of them (ids make paths many).
         self._answers: dict[str, list[str] | None] = {}
 
     def flat_routes(self) -> list[Any]:
@@ -304,9 +304,10 @@ class MethodGuard:
         if methods:
             order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
             answer = sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m)) + ["OPTIONS"]
-        if len(self._answers) >= 4096:
-            self._answers.clear()
-        self._answers[path] = answer
+        if answer is not None and len(path) <= 200:  # not every path a client can make up: those of routes
+            if len(self._answers) >= 4096:
+                self._answers.clear()
+            self._answers[path] = answer
         return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -38,3 +38,23 @@ def test_the_confidence_fit_follows_the_encoder_in_use():
     )
     # the same fused score means a different chance of being right under each encoder
     assert tuned.confidence(0.8) != packaged.confidence(0.8)
+
+
+def test_the_method_guard_answers_each_path_alike_and_keeps_only_routes_paths():
+    """Allow/405 come from the routes; made-up paths (a scanner's) are worked out each time, never kept."""
+    from fastapi import FastAPI
+
+    from api.hardening import MethodGuard
+
+    app = FastAPI()
+    app.get("/api/things")(lambda: {})
+    app.put("/api/things/{thing_id}")(lambda thing_id: {})
+    app.delete("/api/things/{thing_id}")(lambda thing_id: {})
+    guard = MethodGuard(app, app.router.routes)
+    for _ in range(2):  # worked out, then remembered: the same answer
+        assert guard.allowed("/api/things") == ["GET", "OPTIONS"]
+        assert guard.allowed("/api/things/a1") == ["PUT", "DELETE", "OPTIONS"]
+    for i in range(5000):
+        assert guard.allowed(f"/wp-admin/{i}.php") is None
+    assert guard.allowed("/api/things/" + "x" * 500) == ["PUT", "DELETE", "OPTIONS"]
+    assert len(guard._answers) == 2
