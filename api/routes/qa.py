@@ -126,15 +126,25 @@ def _golden_guard(
         }
         for gid in report.broken
     ]
+    return golden_override_note(
+        caller,
+        override,
+        broken,
+        refused=f"This change would break {len(broken)} golden question(s): they would no longer reach their pair. "
+        f"Fix the change or the golden questions; an admin can override with a reason ({OVERRIDE_HEADER}).",
+        not_admin="Only an admin can publish a change that breaks golden questions.",
+    )
+
+
+def golden_override_note(caller: Caller, override: str | None, broken: list[dict], refused: str, not_admin: str) -> str:
+    """What breaking these golden questions takes: an admin's reason in the override header (409
+    `refused` without one, 403 `not_admin` from anyone else, 422 over 500 characters). The note the
+    history records for the override."""
     reason = (override or "").strip()
     if not reason:
-        raise GoldenBroken(
-            f"This change would break {len(broken)} golden question(s): they would no longer reach their pair. "
-            f"Fix the change or the golden questions; an admin can override with a reason ({OVERRIDE_HEADER}).",
-            extra={"broken": broken},
-        )
+        raise GoldenBroken(refused, extra={"broken": broken})
     if caller.role != "admin":
-        raise Forbidden("Only an admin can publish a change that breaks golden questions.", extra={"broken": broken})
+        raise Forbidden(not_admin, extra={"broken": broken})
     if len(reason) > 500:
         raise Unprocessable("The override reason has at most 500 characters.")
     ids = ", ".join(f"g{b['id']}" for b in broken)

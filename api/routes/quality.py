@@ -53,14 +53,14 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api.deps import EditorCaller, RuntimeDep
-from api.errors import ConflictError, Forbidden, NotFound, Unprocessable
+from api.errors import ConflictError, NotFound, Unprocessable
 from api.quality import PLACEHOLDER, QualityLoop, day_bounds
 from api.routes.qa import (
     OVERRIDE_HEADER,
-    GoldenBroken,
     _check_if_match,
     _live,
     create_checked,
+    golden_override_note,
     pair_warnings,
     replace_checked,
 )
@@ -415,19 +415,14 @@ async def mark_out_of_scope(
     broken, warnings = await asyncio.to_thread(_scope_check, runtime, quality, questions)
     note = None
     if broken:
-        said = (override or "").strip()
-        if not said:
-            raise GoldenBroken(
-                f"This mark would send {len(broken)} golden question(s) to the helpline instead of their pair. "
-                f"Leave those questions out; an admin can override with a reason ({OVERRIDE_HEADER}).",
-                extra={"broken": broken},
-            )
-        if caller.role != "admin":
-            raise Forbidden("Only an admin can make a mark that breaks golden questions.", extra={"broken": broken})
-        if len(said) > 500:
-            raise Unprocessable("The override reason has at most 500 characters.")
-        ids = ", ".join(f"g{b['id']}" for b in broken)
-        note = f"golden override by {caller.name}: {said} (broke {ids})"
+        note = golden_override_note(
+            caller,
+            override,
+            broken,
+            refused=f"This mark would send {len(broken)} golden question(s) to the helpline instead of their pair. "
+            f"Leave those questions out; an admin can override with a reason ({OVERRIDE_HEADER}).",
+            not_admin="Only an admin can make a mark that breaks golden questions.",
+        )
     mark, action = await asyncio.to_thread(
         runtime.store.add_scope_mark, body.reason, questions, caller.name, [m.id for m in items], note
     )
