@@ -1295,8 +1295,9 @@ def _must_be_live(c: Connection, pair_id: str) -> None:
         raise Missing(pair_id)
 
 
-# Parsed pairs by their stored JSON: a publish reads every published pair, and validating 10,000 of
-# them again each time costs half a second. The JSON is the whole content, so a hit is exact.
+# Parsed pairs by their stored JSON, for the editors' lists (list_pairs, get): validating 10,000 of them
+# again each time costs half a second. The JSON is the whole content, so a hit is exact. A re-index
+# reads through published_pairs, which keeps its own pairs by version (this bound thrashes at 100,000).
 _PARSED_MAX = 50_000
 _parsed: OrderedDict[str, QAPair] = OrderedDict()
 _parsed_lock = threading.Lock()
